@@ -1,0 +1,315 @@
+"""nbgrader's Execute step, hardened for submissions that may be broken or hostile.
+
+:class:`GuardedExecute` replaces ``Execute`` in ``Autograde.autograde_preprocessors``. It runs the
+student's cells in a sandboxed kernel (:mod:`course.sandbox`), cell by cell as nbgrader does, but:
+
+* test cells are *not* sent to the kernel. The part ids named by their hidden ``check(...)`` calls
+  (read from the cell as restored from the gradebook) are graded here, in the grading process,
+  through probes (:mod:`course.grade.subject`); the cell's outputs, which nbgrader turns into the
+  score, are written by this class alone, so nothing the student's code does to the kernel can
+  fake them;
+* a hang is interrupted, and a kernel that died or stopped answering is restarted and the cells
+  that had run are replayed, so a crash costs only the parts that depend on the crashed code;
+* every grader failure (a bug on our side) is logged and reported to the instructor instead of
+  being scored as the student's zero (see :class:`course.pipeline.flag.FlagGraderErrors`);
+* a record of every part's status, points and time is written for the instructor's tools.
+"""
+
+import ast
+import json
+import os
+import shutil
+import tempfile
+import time
+from queue import Empty
+
+import nbformat
+from jupyter_core.utils import ensure_async, run_sync
+from nbclient import NotebookClient
+from nbclient.exceptions import DeadKernelError
+from nbgrader import utils
+from nbgrader.preprocessors import Execute
+from traitlets import Bool, Integer, Unicode
+
+import course
+from course.data import grading as grading_data
+from course.grade.checker import find_part, grade_part
+from course.grade.result import PartResult, Status
+from course.grade.subject import KernelSubject
+from course.sandbox import landlock
+from course.sandbox.manager import SandboxKernelManager
+
+BEGIN_HIDDEN, END_HIDDEN = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
+INTERRUPT_GRACE = 20.0  # seconds a kernel gets to answer after an interrupt before it is killed
+PING_TIMEOUT = 20.0
+COURSE_RESOURCES = "course"  # resources[...] key under which this step reports to later steps
+
+
+def hidden_region(source: str) -> str:
+    """The text between the hidden-test markers of a cell ('' when there are none)."""
+    inside, lines = False, []
+    for line in source.splitlines():
+        if BEGIN_HIDDEN in line:
+            inside = True
+        elif END_HIDDEN in line:
+            inside = False
+        elif inside:
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def part_ids(source: str) -> list[str]:
+    """Part ids named by ``check("<id>", ...)`` calls in the hidden region of a test cell."""
+    try:
+        tree = ast.parse(hidden_region(source))
+    except SyntaxError:
+        return []
+    ids = []
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+                and getattr(node.func, "id", getattr(node.func, "attr", None)) == "check"):
+            ids.append(node.args[0].value)
+    return ids
+
+
+def is_test_cell(cell) -> bool:
+    """An autograder test cell: graded, not a student answer, code."""
+    return cell.cell_type == "code" and utils.is_grade(cell) and not utils.is_solution(cell)
+
+
+def error_output(name: str, message: str):
+    return nbformat.v4.new_output("error", ename=name, evalue=message, traceback=[f"{name}: {message}"])
+
+
+class Workspace:
+    """The folders of one graded notebook: the kernel's working directory and the probe files."""
+
+    def __init__(self):
+        self.root = tempfile.mkdtemp(prefix="course-grading-")
+        self.work = os.path.join(self.root, "work")  # the kernel's only writable folder
+        for sub in ("io", "tmp", "home", "ipython", "matplotlib"):
+            os.makedirs(os.path.join(self.work, "." + sub if sub != "io" else ".probes"), exist_ok=True)
+        self.io = os.path.join(self.work, ".probes")
+
+    def environment(self, threads: int, extra: dict) -> dict:
+        env = dict(os.environ)
+        env.update({
+            "HOME": os.path.join(self.work, ".home"),
+            "TMPDIR": os.path.join(self.work, ".tmp"),
+            "IPYTHONDIR": os.path.join(self.work, ".ipython"),
+            "MPLCONFIGDIR": os.path.join(self.work, ".matplotlib"),
+            "OMP_NUM_THREADS": str(threads),
+            "MKL_NUM_THREADS": str(threads),
+            "PYTHONHASHSEED": "0",
+        })
+        env.update(extra)
+        return env
+
+    def remove(self):
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+class GuardedExecute(Execute):
+    """Execute a submission in a sandboxed kernel and grade its test cells from outside it."""
+
+    probe_timeout = Integer(300, help="Seconds one grader probe (one call into student code) may run.").tag(config=True)
+    memory_limit_mb = Integer(6144, help="Heap limit of a grading kernel in MiB.").tag(config=True)
+    max_kernel_restarts = Integer(3, help="Kernel restarts per notebook before the rest is left ungraded.").tag(config=True)
+    kernel_threads = Integer(1, help="Torch/OpenMP threads of a grading kernel (one per parallel grader).").tag(config=True)
+    data_root = Unicode("data/grading", help="Folder of the data the notebooks read while graded.").tag(config=True)
+    record_dir = Unicode("reports/grading", help="Where the per-notebook grading records go.").tag(config=True)
+    require_sandbox = Bool(True, help="Refuse to grade when the OS cannot confine the kernel (no Landlock).").tag(config=True)
+
+    # ------------------------------------------------------------------ the step
+
+    def preprocess(self, nb, resources, km=None):
+        NotebookClient.__init__(self, nb, km)
+        self.reset_execution_trackers()
+        self._check_assign_resources(resources)
+        self.resources.setdefault(COURSE_RESOURCES, {"grader_errors": []})
+        self.workspace = Workspace()
+        self.replayable: list[int] = []  # cells that ran to the end: replayed after a restart
+        self.restarts, self.gave_up, self._hung = 0, False, False
+        self.cell_records: list[dict] = []
+        started = time.monotonic()
+        try:
+            self._start_kernel()
+            for index, cell in enumerate(self.nb.cells):
+                if cell.cell_type == "code" and cell.source.strip():
+                    self._process(index, cell)
+        finally:
+            self._cleanup_kernel()
+            self.workspace.remove()
+            self._write_record(time.monotonic() - started)
+        return self.nb, self.resources
+
+    def _process(self, index, cell):
+        ids = part_ids(cell.source) if is_test_cell(cell) else []
+        if self.gave_up:
+            if is_test_cell(cell):
+                self._write_outputs(cell, [(pid, PartResult(pid, pid, status=Status.KERNEL_DIED), 0.0) for pid in ids or ["?"]])
+            return
+        if ids:
+            self._grade_cell(index, cell, ids)
+        else:
+            if is_test_cell(cell):
+                self.log.warning("Test cell %s names no check(...) part: running it inside the kernel",
+                                 cell.metadata.nbgrader.get("grade_id"))
+            self._run_student_cell(index, cell)
+
+    # ------------------------------------------------------------------ the kernel
+
+    def _start_kernel(self):
+        available = landlock.abi_version() > 0
+        if not available and self.require_sandbox:
+            raise RuntimeError("This operating system offers no Landlock, so student code cannot be confined. "
+                               "Grade on Linux 5.13 or newer, or set GuardedExecute.require_sandbox = False "
+                               "to grade without the sandbox.")
+        data_env = grading_data.prepare(self.data_root)
+        db_url = self.resources.get("nbgrader", {}).get("db_url", "")
+        deny = [os.getcwd(), os.path.dirname(course.__file__)]  # the course folder and the hidden package
+        if db_url.startswith("sqlite:///"):
+            deny.append(os.path.dirname(os.path.abspath(db_url[len("sqlite:///"):].split("?")[0])))
+        self.km = SandboxKernelManager(
+            kernel_name=self.nb.metadata.get("kernelspec", {}).get("name", "python3"), config=self.config,
+            workdir=self.workspace.work, read_dirs=list(data_env.values()), deny_paths=deny,
+            memory_mb=self.memory_limit_mb, unconfined=not available)
+        self.km.connection_file = os.path.join(self.workspace.work, "kernel-connection.json")
+        self.owns_km = True
+        self.start_new_kernel(cwd=self.workspace.work, env=self.workspace.environment(self.kernel_threads, data_env))
+        self.start_new_kernel_client()
+        info = self.wait_for_reply(self.kc.kernel_info())
+        self.nb.metadata["language_info"] = info["content"]["language_info"]
+
+    def _restart_kernel(self, reason: str):
+        """Start a fresh kernel and replay the cells that had run, unless restarts are used up."""
+        self.log.warning("Restarting the kernel (%s)", reason)
+        self._cleanup_kernel()
+        self.restarts += 1
+        if self.restarts > self.max_kernel_restarts:
+            self.gave_up = True
+            self.log.error("Kernel restarted %d times: the rest of the notebook is not graded", self.restarts - 1)
+            return
+        self._start_kernel()
+        for index in list(self.replayable):
+            if self.run_probe_code(self.nb.cells[index].source, self.timeout or 600) is not Status.GRADED:
+                self.replayable.remove(index)
+                self._restart_kernel(f"cell {index} failed when replayed")
+                return
+
+    def run_probe_code(self, code: str, timeout: float) -> Status:
+        """Run ``code`` in the kernel (the :class:`~course.grade.subject.KernelRunner` protocol)."""
+        return run_sync(self._async_run_code)(code, timeout)
+
+    async def _async_run_code(self, code: str, timeout: float) -> Status:
+        """Run ``code`` silently; interrupt it at ``timeout``, and give up on the kernel if it then
+        stays silent (the caller restarts it)."""
+        msg_id = await ensure_async(self.kc.execute(code, silent=True, store_history=False,
+                                                    allow_stdin=False, stop_on_error=False))
+        deadline, interrupted = time.monotonic() + timeout, False
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                if interrupted:
+                    self._hung = True
+                    return Status.TIMEOUT
+                await ensure_async(self.km.interrupt_kernel())
+                interrupted, deadline = True, time.monotonic() + INTERRUPT_GRACE
+                continue
+            try:
+                message = await ensure_async(self.kc.shell_channel.get_msg(timeout=min(1.0, remaining)))
+            except Empty:
+                if not await ensure_async(self.km.is_alive()):
+                    return Status.KERNEL_DIED
+                continue
+            if message["parent_header"].get("msg_id") == msg_id:
+                return Status.TIMEOUT if interrupted else Status.GRADED
+
+    def _kernel_healthy(self) -> bool:
+        self._hung = False
+        return self.run_probe_code("pass", PING_TIMEOUT) is Status.GRADED
+
+    # ------------------------------------------------------------------ student cells
+
+    def _run_student_cell(self, index, cell):
+        try:
+            self.execute_cell(cell, index, store_history=True)
+        except DeadKernelError:
+            cell.outputs.append(error_output(
+                "KernelDied", "this cell crashed the Python kernel (or used too much memory); the grader "
+                              "restarted the kernel, re-ran the cells before this one and went on without it"))
+            self._restart_kernel(f"cell {index} killed it")
+            return
+        timed_out = any(o.output_type == "error" and o.ename == "CellTimeoutError" for o in cell.outputs)
+        if timed_out:
+            cell.outputs.append(error_output("CellTimeoutError", f"this cell ran past the limit of {self.timeout} s "
+                                                                 "and was stopped"))
+            if not self._kernel_healthy():
+                self._restart_kernel(f"cell {index} hung")
+            return
+        self.replayable.append(index)
+
+    # ------------------------------------------------------------------ test cells
+
+    def _grade_cell(self, index, cell, ids):
+        sources = [c.source for c in self.nb.cells[:index] if c.cell_type == "code" and not is_test_cell(c)]
+        subject = KernelSubject(self, self.workspace.io, sources, self.probe_timeout)
+        graded = []
+        for pid in ids:
+            started = time.monotonic()
+            self._hung = False
+            result = grade_part(pid, subject)
+            graded.append((pid, result, time.monotonic() - started))
+            if result.status is Status.GRADER_ERROR:
+                self.log.error("Grader error in part %s (cell %s):\n%s", pid, cell.metadata.nbgrader["grade_id"], result.note)
+                self.resources[COURSE_RESOURCES]["grader_errors"].append(cell.metadata.nbgrader["grade_id"])
+            if result.status is Status.KERNEL_DIED or self._hung:
+                self._restart_kernel(f"grading {pid} stopped the kernel")
+            elif result.status in (Status.TIMEOUT, Status.OUT_OF_MEMORY) and not self._kernel_healthy():
+                self._restart_kernel(f"grading {pid} left the kernel unresponsive")
+            if self.gave_up:
+                break
+        graded += [(pid, PartResult(pid, pid, status=Status.KERNEL_DIED), 0.0) for pid in ids[len(graded):]]
+        self._write_outputs(cell, graded)
+
+    def _write_outputs(self, cell, graded):
+        """The test cell's outputs: every part's feedback, then the points as the last value."""
+        max_points = float(cell.metadata.nbgrader.get("points", 0))
+        weights = []
+        for pid, _, _ in graded:
+            try:
+                weights.append(find_part(pid).points)
+            except KeyError:
+                weights.append(1.0)
+        total = sum(weights) or 1.0
+        reports, earned = [], 0.0
+        for (pid, result, _), weight in zip(graded, weights):
+            share = max_points * weight / total
+            reports.append(result.report(share))
+            earned += result.points(share)
+        earned = round(min(earned, max_points), 2)
+        self.code_cells_executed += 1
+        cell.execution_count = self.code_cells_executed
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="\n\n".join(reports) + "\n"),
+                        nbformat.v4.new_output("execute_result", data={"text/plain": f"{earned:g}"},
+                                               execution_count=cell.execution_count)]
+        self.cell_records.append({
+            "grade_id": cell.metadata.nbgrader.get("grade_id"), "points": earned, "max_points": max_points,
+            "parts": [{"part": pid, "status": result.status.value, "fraction": round(result.fraction, 4),
+                       "disqualified": result.disqualified, "seconds": round(seconds, 2)}
+                      for pid, result, seconds in graded]})
+
+    # ------------------------------------------------------------------ the record
+
+    def _write_record(self, seconds: float):
+        info = self.resources.get("nbgrader", {})
+        if not info.get("student"):
+            return
+        folder = os.path.join(self.record_dir, info["assignment"], info["student"])
+        os.makedirs(folder, exist_ok=True)
+        record = {"student": info["student"], "assignment": info["assignment"], "notebook": info["notebook"],
+                  "seconds": round(seconds, 2), "kernel_restarts": self.restarts, "gave_up": self.gave_up,
+                  "grader_errors": self.resources[COURSE_RESOURCES]["grader_errors"], "cells": self.cell_records}
+        with open(os.path.join(folder, info["notebook"] + ".json"), "w") as f:
+            json.dump(record, f, indent=1)

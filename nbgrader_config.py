@@ -1,0 +1,41 @@
+"""The course's nbgrader configuration: plain `nbgrader` commands run from this folder use it.
+
+Autograding is protected: student code runs in a sandboxed kernel and hidden tests are judged
+outside it (course.pipeline.execute.GuardedExecute); submissions are normalised against the
+gradebook before grading; feedback never shows hidden tests.
+"""
+
+import os
+
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import (
+    AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, ClearOutput, DeduplicateIds, GetGrades,
+    IgnorePattern, LimitOutput, OverwriteCells, OverwriteKernelspec, SaveAutoGrades)
+
+from course.pipeline.execute import GuardedExecute
+from course.pipeline.flag import FlagGraderErrors
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
+
+c.CourseDirectory.course_id = "dl-hw2"
+c.CourseDirectory.root = ROOT
+# The gradebook: an SQLite file by default; set COURSE_DB_URL (e.g. postgresql://...) to share one.
+c.CourseDirectory.db_url = os.environ.get("COURSE_DB_URL", "sqlite:///" + os.path.join(ROOT, "gradebook.db"))
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*"]
+
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# Autograding: normalise the submission, then execute it protected.
+c.OverwriteCells.add_missing_cells = True
+c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata]
+c.Autograde.autograde_preprocessors = [
+    GuardedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades, FlagGraderErrors,
+    AssignLatePenalties, CheckCellMetadata]
+c.Execute.timeout = 600  # seconds per student cell (training cells included); a hang is interrupted there
+c.GuardedExecute.data_root = os.path.join(ROOT, "data", "grading")
+c.GuardedExecute.record_dir = os.path.join(ROOT, "reports", "grading")
+
+# Feedback shows scores and messages, never the hidden tests.
+c.GenerateFeedback.preprocessors = [ClearHiddenTests, GetGrades, CSSHTMLHeaderPreprocessor]

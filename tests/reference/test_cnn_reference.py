@@ -1,0 +1,146 @@
+"""The hw2_cnn reference implementations against PyTorch, in float64."""
+
+import itertools
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from course.reference.cnn_models import ConvNet, build_table_net, get_loss_and_correct, step
+from course.reference.conv1d import conv1d_forward, conv1d_grad_w, conv1d_grad_x
+from course.reference.conv2d import conv2d_backward, conv2d_forward
+from course.reference.conv_arithmetic import conv_layer_cost, conv_output_size
+from course.reference.pooling import avg_pool2d_forward, lp_pool2d_forward, max_pool2d_backward, max_pool2d_forward
+
+DOUBLE = torch.float64
+
+
+def close(a, b):
+    return torch.allclose(a, b, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("size,kernel,stride,padding,dilation", [
+    (5, 3, 1, 0, 1), (10, 5, 2, 0, 1), (11, 5, 2, 0, 1), (32, 3, 1, 1, 1), (16, 3, 3, 2, 1),
+    (205, 10, 3, 0, 1), (9, 3, 2, (1, 2), 2), (7, 7, 1, 0, 1), (6, 2, 4, (0, 3), 3),
+])
+def test_does_conv_output_size_match_pytorch(size, kernel, stride, padding, dilation):
+    before, after = (padding, padding) if isinstance(padding, int) else padding
+    x = F.pad(torch.zeros(1, 1, size), (before, after))
+    expected = F.conv1d(x, torch.zeros(1, 1, kernel), stride=stride, dilation=dilation).shape[-1]
+    assert conv_output_size(size, kernel, stride, padding, dilation) == expected
+
+
+@pytest.mark.parametrize("args", [(3, 5), (4, 3, 1, 0, 2), (2, 3, 1, (0, 0))])
+def test_is_a_kernel_that_does_not_fit_refused(args):
+    with pytest.raises(ValueError):
+        conv_output_size(*args)
+
+
+def test_does_conv_layer_cost_count_like_pytorch():
+    layer = nn.Conv2d(10, 96, kernel_size=10, stride=3)
+    cost = conv_layer_cost((10, 205, 205), 96, 10, stride=3)
+    out = layer(torch.zeros(1, 10, 205, 205))
+    assert cost["out_shape"] == tuple(out.shape[1:]) == (96, 66, 66)
+    assert cost["params"] == sum(p.numel() for p in layer.parameters())
+    assert cost["mults"] == 96 * 66 * 66 * 10 * 10 * 10
+    assert conv_layer_cost((10, 48, 64), 20, 3, bias=False)["params"] == 20 * 10 * 9
+
+
+CONV_CASES = [
+    # (N, C, H, W, F, KH, KW, stride, padding, dilation, bias)
+    (2, 3, 7, 6, 4, 3, 3, 1, 0, 1, True),
+    (1, 2, 9, 8, 3, 3, 2, (2, 1), (1, 2), 1, False),
+    (3, 1, 10, 11, 2, 2, 3, 2, 1, (2, 1), True),
+    (2, 4, 8, 8, 5, 1, 1, 3, 0, 1, True),
+    (1, 3, 5, 5, 1, 5, 5, 1, 2, 1, False),
+]
+
+
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_does_conv2d_match_pytorch_forward_and_gradients_in_float64(case):
+    n, c, h, w_, f, kh, kw, stride, padding, dilation, bias = case
+    torch.manual_seed(0)
+    x = torch.randn(n, c, h, w_, dtype=DOUBLE, requires_grad=True)
+    w = torch.randn(f, c, kh, kw, dtype=DOUBLE, requires_grad=True)
+    b = torch.randn(f, dtype=DOUBLE, requires_grad=True) if bias else None
+    expected = F.conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation)
+    out, cache = conv2d_forward(x.detach(), w.detach(), None if b is None else b.detach(), stride, padding, dilation)
+    assert close(out, expected)
+    dout = torch.randn_like(expected)
+    expected.backward(dout)
+    dx, dw, db = conv2d_backward(dout, cache)
+    assert close(dx, x.grad) and close(dw, w.grad)
+    assert (db is None) if b is None else close(db, b.grad)
+
+
+def test_does_conv2d_keep_float32():
+    out, cache = conv2d_forward(torch.randn(1, 2, 5, 5), torch.randn(3, 2, 3, 3), torch.randn(3))
+    assert out.dtype == torch.float32
+    assert all(g.dtype == torch.float32 for g in conv2d_backward(torch.ones_like(out), cache))
+
+
+@pytest.mark.parametrize("channels,length,filters,kernel,stride", [(2, 7, 1, 5, 2), (3, 11, 2, 3, 1), (1, 10, 3, 4, 3)])
+def test_does_conv1d_and_its_derivatives_match_autograd(channels, length, filters, kernel, stride):
+    torch.manual_seed(1)
+    x = torch.randn(channels, length, dtype=DOUBLE, requires_grad=True)
+    w = torch.randn(filters, channels, kernel, dtype=DOUBLE, requires_grad=True)
+    expected = F.conv1d(x[None], w, stride=stride)[0]
+    assert close(conv1d_forward(x.detach(), w.detach(), stride), expected)
+    grad_out = torch.randn_like(expected)
+    expected.backward(grad_out)
+    assert close(conv1d_grad_w(x.detach(), grad_out, kernel, stride), w.grad)
+    assert close(conv1d_grad_x(w.detach(), grad_out, length, stride), x.grad)
+
+
+POOL_CASES = [(2, 2, None), (3, 2, 1), ((2, 3), (1, 2), None), (2, 3, 2)]
+
+
+@pytest.mark.parametrize("kernel,stride,_", POOL_CASES)
+def test_do_the_pooling_layers_match_pytorch(kernel, stride, _):
+    torch.manual_seed(2)
+    x = torch.rand(2, 3, 9, 8, dtype=DOUBLE)
+    assert close(max_pool2d_forward(x, kernel, stride)[0], F.max_pool2d(x, kernel, stride))
+    assert close(avg_pool2d_forward(x, kernel, stride), F.avg_pool2d(x, kernel, stride))
+    for p in (1, 2, 3.5):
+        assert close(lp_pool2d_forward(x, p, kernel, stride), F.lp_pool2d(x, p, kernel, stride))
+
+
+@pytest.mark.parametrize("kernel,stride", [(2, None), (3, 1), (2, 1), ((2, 3), (1, 2))])
+def test_does_max_pool_backward_route_ties_like_pytorch(kernel, stride):
+    # Integer-valued inputs in a small range give many tied maxima, overlapping windows share them.
+    generator = torch.Generator().manual_seed(3)
+    x = torch.randint(0, 3, (2, 2, 7, 7), generator=generator).to(DOUBLE).requires_grad_()
+    expected = F.max_pool2d(x, kernel, stride)
+    out, cache = max_pool2d_forward(x.detach(), kernel, stride)
+    dout = torch.randn_like(expected)
+    expected.backward(dout)
+    assert close(max_pool2d_backward(dout, cache), x.grad)
+
+
+def test_does_the_table_net_have_the_tabled_shapes_and_parameters():
+    net = build_table_net()
+    shapes, x = [], torch.zeros(1, 3, 32, 32)
+    for layer in net:
+        x = layer(x)
+        shapes.append(tuple(x.shape[1:]))
+    assert shapes == [(10, 32, 32), (10, 32, 32), (10, 16, 16), (20, 6, 6), (20, 6, 6), (20, 3, 3), (180,), (10,)]
+    assert [sum(p.numel() for p in layer.parameters()) for layer in net] == [280, 0, 0, 1820, 0, 0, 0, 1810]
+
+
+def test_does_the_reference_convnet_map_images_to_logits():
+    assert ConvNet(num_classes=7, in_channels=1)(torch.zeros(4, 1, 32, 32)).shape == (4, 7)
+
+
+def test_do_the_training_helpers_take_a_correct_step():
+    torch.manual_seed(4)
+    model = nn.Linear(3, 2).to(DOUBLE)
+    images, labels = torch.randn(8, 3, dtype=DOUBLE), torch.randint(0, 2, (8,))
+    loss, n_correct = get_loss_and_correct(model, (images, labels), nn.CrossEntropyLoss(), "cpu")
+    assert isinstance(n_correct, int) and n_correct == int((model(images).argmax(1) == labels).sum())
+    before, bias = model.weight.detach().clone(), model.bias.detach().clone()
+    expected_grad = torch.autograd.functional.jacobian(lambda w: F.cross_entropy(images @ w.T + bias, labels), before)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    model.weight.grad = torch.full_like(model.weight, 100.0)  # a stale gradient that must not leak in
+    step(loss, optimizer)
+    assert close(model.weight.detach(), before - 0.1 * expected_grad)
