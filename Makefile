@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
 .PHONY: venv demo test release clean
 
 # The instructor environment: pinned requirements plus the hidden package `course` (editable).
@@ -18,5 +20,11 @@ venv: $(STAMP)
 test: venv
 	$(BIN)/python -m pytest
 
+release: venv
+	$(BIN)/course release
+
 clean:
-	rm -rf autograded feedback submitted gradebook.db grades.csv reports
+	rm -rf autograded feedback submitted downloaded gradebook.db grades.csv reports
+
+demo: venv
+	$(BIN)/course demo

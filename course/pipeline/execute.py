@@ -168,7 +168,10 @@ class GuardedExecute(Execute):
                                "to grade without the sandbox.")
         data_env = grading_data.prepare(self.data_root)
         db_url = self.resources.get("nbgrader", {}).get("db_url", "")
-        deny = [os.getcwd(), os.path.dirname(course.__file__)]  # the course folder and the hidden package
+        package = os.path.dirname(course.__file__)
+        deny = [os.getcwd(), package]  # the course folder and the hidden package
+        if os.path.basename(os.path.dirname(package)) not in ("site-packages", "dist-packages"):
+            deny.append(os.path.dirname(package))  # the repository the package is installed from
         if db_url.startswith("sqlite:///"):
             deny.append(os.path.dirname(os.path.abspath(db_url[len("sqlite:///"):].split("?")[0])))
         self.km = SandboxKernelManager(

@@ -1,0 +1,25 @@
+"""Release-time additions: an "Open in Colab" link at the top of every student notebook."""
+
+import nbformat
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Unicode
+
+LINK_MARKER = "<!-- course: open in colab -->"
+
+
+class AddColabLink(NbGraderPreprocessor):
+    """Put a badge linking to ``{base_url}/{assignment}/{notebook}.ipynb`` in Colab above the first cell."""
+
+    base_url = Unicode(
+        "https://colab.research.google.com/github/your-org/your-course/blob/main/release",
+        help="Colab URL of the folder that holds the published release (one subfolder per assignment).",
+    ).tag(config=True)
+
+    def preprocess(self, nb, resources):
+        info = resources["nbgrader"]
+        url = f"{self.base_url.rstrip('/')}/{info['assignment']}/{info['notebook']}.ipynb"
+        nb.cells = [c for c in nb.cells if LINK_MARKER not in c.source]
+        badge = (f'{LINK_MARKER}\n<a href="{url}" target="_parent"><img src="https://colab.research.google.com/'
+                 'assets/colab-badge.svg" alt="Open In Colab"/></a>')
+        nb.cells.insert(0, nbformat.v4.new_markdown_cell(badge))
+        return nb, resources

@@ -1,0 +1,135 @@
+"""Training procedures of seq_classification.ipynb: the original one, whose curves spike, and fixes.
+
+Every procedure has the notebook's contract ``fit(model, train_data, test_data, epochs) -> dict``:
+
+- ``train_data``, ``test_data``: ``(x, y)`` pairs as ``course.data.temporal_order.SequenceData``,
+  x (N, L, 8) one-hot, y (N,) int64;
+- the result has ``train_loss`` (one mean cross-entropy per optimisation step, on that step's
+  minibatch, before the step), ``test_loss`` and ``test_acc`` (one per epoch, on the whole test set
+  after the epoch; accuracy in [0, 1]).
+
+Minibatches are reshuffled every epoch with torch's global generator, so a run is reproducible when
+the model is built with ``course.reference.seq_models.build_lstm(seed)`` just before (``setup_run``).
+"""
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from course.data.temporal_order import SequenceData, held_out_set, training_set
+from course.reference.seq_models import build_lstm
+
+SEED = 0  # the notebook's fixed seed: training set, initial weights, minibatch order
+EPOCHS = 100  # section "Visualize LSTM"
+BATCH_SIZE = 32  # section "Visualize LSTM"
+ORIGINAL_LR = 1e-3  # section "Visualize LSTM", RMSprop
+
+History = dict[str, list[float]]
+FitFunction = Callable[[nn.Module, SequenceData, SequenceData, int], History]
+
+
+class Run(NamedTuple):
+    """What a training run starts from: the freshly built model and the two data sets."""
+
+    model: nn.Module
+    train_data: SequenceData
+    test_data: SequenceData
+
+
+def setup_run(seed: int = SEED) -> Run:
+    """The data and the initial LSTM of the notebook, as the grader builds them.
+
+    The model is built last, so that torch's global generator, which ``fit`` shuffles with, is in
+    the state ``build_lstm(seed)`` leaves it in.
+    """
+    train_data, test_data = training_set(seed), held_out_set()
+    return Run(build_lstm(seed), train_data, test_data)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, data: SequenceData) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of ``model`` on the whole of ``data``, in one batch."""
+    x, y = data
+    logits = model(x)  # (N, 4)
+    loss = F.cross_entropy(logits, y).item()
+    accuracy = (logits.argmax(dim=1) == y).float().mean().item()
+    return loss, accuracy
+
+
+def train(
+    model: nn.Module,
+    train_data: SequenceData,
+    test_data: SequenceData,
+    epochs: int,
+    optimizer: torch.optim.Optimizer,
+    clip_norm: float | None = None,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+) -> History:
+    """Minibatch training with cross-entropy; the loop every procedure of this module shares.
+
+    Args:
+        optimizer: built on ``model.parameters()``.
+        clip_norm: if given, the gradient is rescaled to at most this total 2-norm before each step.
+        scheduler: if given, stepped once at the end of every epoch.
+    """
+    x, y = train_data
+    history: History = {"train_loss": [], "test_loss": [], "test_acc": []}
+    for _ in range(epochs):
+        model.train()
+        for batch in torch.randperm(len(y)).split(BATCH_SIZE):
+            loss = F.cross_entropy(model(x[batch]), y[batch])
+            optimizer.zero_grad()
+            loss.backward()
+            if clip_norm is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+            optimizer.step()
+            history["train_loss"].append(loss.item())
+        if scheduler is not None:
+            scheduler.step()
+        model.eval()
+        test_loss, test_acc = evaluate(model, test_data)
+        history["test_loss"].append(test_loss)
+        history["test_acc"].append(test_acc)
+    return history
+
+
+def fit_original(model: nn.Module, train_data: SequenceData, test_data: SequenceData, epochs: int) -> History:
+    """The procedure of section "Visualize LSTM": RMSprop at 1e-3, batch size 32. Its curves spike."""
+    optimizer = torch.optim.RMSprop(model.parameters(), lr=ORIGINAL_LR)
+    return train(model, train_data, test_data, epochs, optimizer)
+
+
+def fit_adam(model: nn.Module, train_data: SequenceData, test_data: SequenceData, epochs: int) -> History:
+    """Fix: Adam at 5e-4, whose momentum and bias-corrected second moment damp sudden steps."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=5e-4)
+    return train(model, train_data, test_data, epochs, optimizer)
+
+
+def fit_rmsprop_low_lr(model: nn.Module, train_data: SequenceData, test_data: SequenceData, epochs: int) -> History:
+    """Fix: the original RMSprop at a rate lowered to 3e-4."""
+    optimizer = torch.optim.RMSprop(model.parameters(), lr=3e-4)
+    return train(model, train_data, test_data, epochs, optimizer)
+
+
+def fit_clipped(model: nn.Module, train_data: SequenceData, test_data: SequenceData, epochs: int) -> History:
+    """Fix: RMSprop at 5e-4 with the gradient's total norm clipped to 1."""
+    optimizer = torch.optim.RMSprop(model.parameters(), lr=5e-4)
+    return train(model, train_data, test_data, epochs, optimizer, clip_norm=1.0)
+
+
+def fit_scheduled(model: nn.Module, train_data: SequenceData, test_data: SequenceData, epochs: int) -> History:
+    """Fix: RMSprop starting at 1e-3, its rate decayed by a cosine schedule to 0 over the run."""
+    optimizer = torch.optim.RMSprop(model.parameters(), lr=ORIGINAL_LR)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+    return train(model, train_data, test_data, epochs, optimizer, scheduler=scheduler)
+
+
+FIXES: dict[str, FitFunction] = {
+    "adam 5e-4": fit_adam,
+    "rmsprop 3e-4": fit_rmsprop_low_lr,
+    "rmsprop 5e-4 + clip 1": fit_clipped,
+    "rmsprop 1e-3 cosine": fit_scheduled,
+}

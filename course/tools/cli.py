@@ -1,0 +1,145 @@
+"""``course``: the instructor's commands. Run them from the course folder (the one with nbgrader_config.py).
+
+    course release            regenerate release/hw2 from source/hw2 (with Open-in-Colab links)
+    course collect ZIP        LMS bulk download (one .ipynb per student) -> submitted/
+    course autograde          autograde submissions in parallel (--workers N, --student ID ...)
+    course feedback           per-student HTML feedback (scores and messages, never hidden tests)
+    course export             grades.csv for the LMS and per-part score plots in reports/
+    course check-release      run every release notebook, solutions filled in, as in Colab
+    course demo               all of the above on sample submissions, then a score table
+"""
+
+import argparse
+import json
+import os
+import sys
+
+from course.tools import autograde as autograding
+from course.tools import check_release, collect, export, samples
+from course.tools.nbgrader_cmd import nbgrader
+from course.tools.notebooks import ASSIGNMENT
+
+
+def course_config(root: str):
+    """The course's nbgrader configuration, loaded the way nbgrader loads it (a broken file is an error
+    here: nbgrader itself would silently fall back to unprotected defaults)."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    return PyFileConfigLoader("nbgrader_config.py", path=root).load_config()
+
+
+def db_url(root: str) -> str:
+    return course_config(root).CourseDirectory.db_url
+
+
+def submitted_students(root: str) -> list[str]:
+    folder = os.path.join(root, "submitted")
+    return sorted(s for s in os.listdir(folder) if os.path.isdir(os.path.join(folder, s, ASSIGNMENT))) \
+        if os.path.isdir(folder) else []
+
+
+def score_table(outcomes) -> str:
+    """Per student and notebook: autograded points, the student's status and time."""
+    lines = [f"{'student':<12} {'notebook':<20} {'autograded':>12}   status"]
+    for outcome in outcomes:
+        folder = os.path.join("reports", "grading", ASSIGNMENT, outcome.student)
+        records = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+        for name in records:
+            with open(os.path.join(folder, name)) as f:
+                record = json.load(f)
+            points = sum(c["points"] for c in record["cells"])
+            maximum = sum(c["max_points"] for c in record["cells"])
+            lines.append(f"{outcome.student:<12} {record['notebook']:<20} {points:>5g} / {maximum:<4g}   "
+                         f"{outcome.status}, {record['seconds']:.0f} s")
+        if not records:
+            lines.append(f"{outcome.student:<12} {'-':<20} {'-':>12}   {outcome.status}")
+    return "\n".join(lines)
+
+
+def cmd_release(args):
+    extra = [f"--AddColabLink.base_url={args.colab_base}"] if args.colab_base else []
+    nbgrader(["generate_assignment", ASSIGNMENT, "--force", *extra], args.root)
+
+
+def cmd_collect(args):
+    for line in collect.collect(args.root, args.zip):
+        print(line)
+
+
+def cmd_autograde(args):
+    course_config(args.root)
+    students = args.student or submitted_students(args.root)
+    outcomes = autograding.autograde(args.root, students, db_url(args.root), workers=args.workers, force=args.force)
+    print(score_table(outcomes))
+    failed = [o for o in outcomes if not o.ok]
+    print(f"\n{len(outcomes) - len(failed)} of {len(outcomes)} graded, "
+          f"{sum(o.grader_errors for o in outcomes)} grader error(s), {len(failed)} failed"
+          + (": " + ", ".join(f"{o.student} ({o.log})" for o in failed) if failed else ""))
+    return 1 if failed else 0
+
+
+def cmd_feedback(args):
+    students = [f"--student={s}" for s in args.student or []]
+    nbgrader(["generate_feedback", ASSIGNMENT, "--force", *students], args.root)
+
+
+def cmd_export(args):
+    url = db_url(args.root)
+    print("grades:", export.write_grades_csv(url, os.path.join(args.root, "grades.csv")))
+    for path in export.write_report(url, os.path.join(args.root, "reports")):
+        print("report:", path)
+
+
+def cmd_check_release(args):
+    names = args.notebook or samples.available_notebooks(args.root)
+    problems = check_release.check_release(args.root, names)
+    for problem in problems:
+        print("PROBLEM", problem)
+    print(f"{len(names)} release notebook(s) checked, {len(problems)} problem(s)")
+    return 1 if problems else 0
+
+
+def cmd_demo(args):
+    cmd_release(argparse.Namespace(root=args.root, colab_base=None))
+    for sample in samples.demo_samples(args.root):
+        print("sample submission:", sample.submit(args.root))
+    status = cmd_autograde(argparse.Namespace(root=args.root, student=[s.student for s in samples.demo_samples(args.root)],
+                                              workers=args.workers, force=True))
+    cmd_feedback(argparse.Namespace(root=args.root, student=None))
+    cmd_export(args)
+    return status
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="course", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--root", default=os.getcwd(), help="the course folder (default: here)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    release = commands.add_parser("release", help="regenerate release/ from source/")
+    release.add_argument("--colab-base", help="Colab URL of the published release folder")
+    release.set_defaults(run=cmd_release)
+    gather = commands.add_parser("collect", help="LMS zip -> submitted/")
+    gather.add_argument("zip")
+    gather.set_defaults(run=cmd_collect)
+    grade = commands.add_parser("autograde", help="autograde submissions in parallel")
+    grade.add_argument("--student", action="append", help="only this student (repeatable)")
+    grade.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel graders (default: one per core)")
+    grade.add_argument("--force", action="store_true", help="grade again students already graded")
+    grade.set_defaults(run=cmd_autograde)
+    feedback = commands.add_parser("feedback", help="HTML feedback per student")
+    feedback.add_argument("--student", action="append")
+    feedback.set_defaults(run=cmd_feedback)
+    commands.add_parser("export", help="grades.csv and per-part plots").set_defaults(run=cmd_export)
+    check = commands.add_parser("check-release", help="run the release notebooks as in Colab")
+    check.add_argument("--notebook", action="append")
+    check.set_defaults(run=cmd_check_release)
+    demo = commands.add_parser("demo", help="release, sample submissions, autograde, feedback, export")
+    demo.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    demo.set_defaults(run=cmd_demo)
+    args = parser.parse_args(argv)
+    args.root = os.path.abspath(args.root)
+    os.chdir(args.root)
+    return args.run(args) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""Reading notebooks and moving solutions between the source and the release."""
+
+import os
+
+import nbformat
+
+BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
+ASSIGNMENT = "hw2"
+NOTEBOOKS = ("hw2_cnn", "hw2_rnn", "seq_classification")
+
+
+def grade_id(cell) -> str | None:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def is_solution(cell) -> bool:
+    return bool(cell.get("metadata", {}).get("nbgrader", {}).get("solution"))
+
+
+def read(path: str):
+    return nbformat.read(path, as_version=4)
+
+
+def write(nb, path: str) -> str:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    nbformat.write(nb, path)
+    return path
+
+
+def without_markers(source: str) -> str:
+    """A solution cell's source as a student would have written it: the markers removed."""
+    return "\n".join(line for line in source.splitlines()
+                     if BEGIN_SOLUTION not in line and END_SOLUTION not in line)
+
+
+def solutions(source_nb) -> dict[str, str]:
+    """The instructor's solution of every solution cell, by grade id, markers removed."""
+    return {grade_id(c): without_markers(c.source) for c in source_nb.cells if is_solution(c)}
+
+
+def fill(release_nb, source_nb, only=None):
+    """A copy of ``release_nb`` whose solution cells hold the instructor's solutions.
+
+    Args:
+        only: grade ids to fill (default: all); the other solution cells keep the release's stub.
+    """
+    answers = solutions(source_nb)
+    nb = nbformat.from_dict(release_nb)
+    for cell in nb.cells:
+        if is_solution(cell) and (only is None or grade_id(cell) in only):
+            cell.source = answers[grade_id(cell)]
+    return nb
+
+
+def notebook_paths(root: str, folder: str, name: str) -> str:
+    return os.path.join(root, folder, ASSIGNMENT, f"{name}.ipynb")

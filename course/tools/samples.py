@@ -1,0 +1,100 @@
+"""Sample submissions built from the source and the release: for the demo and for the tests.
+
+A submission is a set of notebooks, each made from the release by filling some solution cells with
+the instructor's solutions and optionally planting bugs, as a student's file would look.
+"""
+
+import os
+from dataclasses import dataclass, field
+
+import nbformat
+
+from course.tools import colab
+from course.tools.notebooks import ASSIGNMENT, fill, grade_id, notebook_paths, read
+
+
+@dataclass(frozen=True)
+class Bug:
+    """A realistic mistake: ``old`` becomes ``new`` in solution cell ``cell`` of ``notebook``; it should
+    cost points in part ``part`` and nowhere else."""
+
+    notebook: str
+    cell: str
+    old: str
+    new: str
+    part: str
+    why: str = ""
+
+
+def plant(nb, bug: Bug):
+    """``nb`` with ``bug`` planted (the text to replace must be there exactly once)."""
+    nb = nbformat.from_dict(nb)
+    cell = next(c for c in nb.cells if grade_id(c) == bug.cell)
+    if cell.source.count(bug.old) != 1:
+        raise ValueError(f"{bug.cell}: the text to replace occurs {cell.source.count(bug.old)} times")
+    cell.source = cell.source.replace(bug.old, bug.new)
+    return nb
+
+
+@dataclass
+class Sample:
+    """One student's submission: which solution cells are filled, which bugs are planted, and whether the
+    files went through Colab. ``filled`` maps a notebook to the grade ids filled (None: all of them)."""
+
+    student: str
+    filled: dict[str, set | None] = field(default_factory=dict)
+    bugs: list[Bug] = field(default_factory=list)
+    through_colab: bool = False
+
+    def notebooks(self, root: str) -> dict[str, str]:
+        """Notebook name -> file text, for every notebook the release has."""
+        texts = {}
+        for name in available_notebooks(root):
+            release = read(notebook_paths(root, "release", name))
+            nb = fill(release, read(notebook_paths(root, "source", name)), self.filled[name]) \
+                if name in self.filled else release
+            for bug in self.bugs:
+                if bug.notebook == name:
+                    nb = plant(nb, bug)
+            texts[name] = colab.roundtrip(nb, f"{name}.ipynb") if self.through_colab else nbformat.writes(nb)
+        return texts
+
+    def submit(self, root: str) -> str:
+        """Write the submission into ``submitted/<student>/hw2/``; returns that folder."""
+        folder = os.path.join(root, "submitted", self.student, ASSIGNMENT)
+        os.makedirs(folder, exist_ok=True)
+        for name, text in self.notebooks(root).items():
+            with open(os.path.join(folder, f"{name}.ipynb"), "w", encoding="utf-8") as f:
+                f.write(text)
+        return folder
+
+
+def available_notebooks(root: str) -> list[str]:
+    folder = os.path.join(root, "release", ASSIGNMENT)
+    return sorted(name[:-6] for name in os.listdir(folder) if name.endswith(".ipynb"))
+
+
+def everything(root: str) -> dict[str, None]:
+    return {name: None for name in available_notebooks(root)}
+
+
+# Mistakes students really make; the demo plants them, the tests plant these and more.
+DEMO_BUGS = [
+    Bug("hw2_cnn", "conv2d_forward", "p * dh: p * dh + sh * (out_h - 1) + 1: sh", "p: p + sh * (out_h - 1) + 1: sh",
+        "hw2_cnn.conv2d_forward", "ignores dilation along the height"),
+    Bug("hw2_cnn", "training_helpers", "    optimizer.zero_grad()\n", "",
+        "hw2_cnn.step", "never clears the gradients"),
+]
+
+
+def demo_samples(root: str) -> list[Sample]:
+    """The demo's class: complete, untouched, partial, buggy, and complete through Colab."""
+    partial = {"hw2_cnn": {"conv_output_size", "conv_layer_cost", "answers_output_size", "conv2d_forward",
+                           "worked_c", "pooling"}}
+    return [
+        Sample("complete", everything(root)),
+        Sample("untouched"),
+        Sample("partial", partial),
+        Sample("buggy", everything(root), bugs=DEMO_BUGS),
+        Sample("colab", everything(root), through_colab=True),
+    ]
