@@ -1,0 +1,81 @@
+"""Helpers for the end-to-end tests: build a course folder, submit samples, grade them, read scores."""
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from nbgrader.api import Gradebook
+
+from course.tools.autograde import Outcome, autograde
+from course.tools.cli import course_config
+from course.tools.nbgrader_cmd import nbgrader
+from course.tools.notebooks import ASSIGNMENT
+from course.tools.samples import Sample
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def make_course(root: Path) -> Path:
+    """Copy the configuration and the sources into ``root`` and generate the release there."""
+    shutil.copy(REPO / "nbgrader_config.py", root)
+    shutil.copytree(REPO / "source", root / "source")
+    nbgrader(["generate_assignment", ASSIGNMENT, "--force"], str(root), log_path=str(root / "reports" / "generate.log"))
+    return root
+
+
+@dataclass
+class Graded:
+    """One student's grading: the tool's outcome and the gradebook's automatic score per graded cell."""
+
+    outcome: Outcome
+    scores: dict[str, dict[str, float | None]]  # notebook -> grade id -> auto score
+    maxima: dict[str, dict[str, float]]
+
+    def score(self, notebook: str, grade_id: str):
+        return self.scores[notebook][grade_id]
+
+    def full(self, notebook: str, grade_id: str) -> bool:
+        return self.scores[notebook][grade_id] == self.maxima[notebook][grade_id]
+
+    def total(self, notebook: str) -> float:
+        return sum(v or 0 for v in self.scores[notebook].values())
+
+
+def autograded_cells(root: Path, notebook: str) -> dict[str, float]:
+    """Grade id -> max points of the autograded (test) cells of ``notebook``."""
+    with Gradebook(course_config(str(root)).CourseDirectory.db_url) as gradebook:
+        return {cell.name: cell.max_score for cell in gradebook.find_notebook(notebook, ASSIGNMENT).grade_cells
+                if cell.cell_type == "code" and cell.name.startswith("test_")}
+
+
+def grade(root: Path, samples: list[Sample], workers: int = 2) -> dict[str, Graded]:
+    """Submit ``samples``, autograde them with the course's parallel tool, and read the gradebook."""
+    for sample in samples:
+        sample.submit(str(root))
+    url = course_config(str(root)).CourseDirectory.db_url
+    outcomes = autograde(str(root), [s.student for s in samples], url, workers=workers, force=True, progress=False)
+    graded = {}
+    with Gradebook(url) as gradebook:
+        for outcome in outcomes:
+            scores, maxima = {}, {}
+            for notebook in gradebook.find_assignment(ASSIGNMENT).notebooks:
+                try:
+                    submitted = gradebook.find_submission_notebook(notebook.name, ASSIGNMENT, outcome.student)
+                except Exception:  # nbgrader's MissingEntry: the notebook was not graded
+                    continue
+                scores[notebook.name] = {g.name: g.auto_score for g in submitted.grades}
+                maxima[notebook.name] = {g.name: g.max_score for g in submitted.grades}
+            graded[outcome.student] = Graded(outcome, scores, maxima)
+    return graded
+
+
+def autograded_notebook(root: Path, student: str, notebook: str):
+    return nbformat.read(os.path.join(root, "autograded", student, ASSIGNMENT, f"{notebook}.ipynb"), as_version=4)
+
+
+def cell_text(nb, grade_id: str) -> str:
+    """Everything a graded cell printed (the feedback a student reads for that part)."""
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+    return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
