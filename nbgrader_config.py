@@ -10,12 +10,13 @@ import os
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import (
     AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, ClearMarkScheme, ClearOutput, ClearSolutions,
-    ComputeChecksums, DeduplicateIds, GetGrades, IgnorePattern, IncludeHeaderFooter, InstantiateTests, LimitOutput,
+    ComputeChecksums, GetGrades, IgnorePattern, IncludeHeaderFooter, InstantiateTests, LimitOutput,
     LockCells, OverwriteCells, OverwriteKernelspec, SaveAutoGrades, SaveCells)
 
 from course.pipeline.execute import GuardedExecute
 from course.pipeline.flag import FlagGraderErrors
 from course.pipeline.release import AddColabLink
+from course.pipeline.sanitize import RestoreCellMetadata, SubmissionExporter
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
@@ -35,9 +36,11 @@ if os.environ.get("COURSE_COLAB_BASE"):
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
-# Autograding: normalise the submission, then execute it protected.
+# Autograding: read whatever was submitted, normalise it against the gradebook, then execute it protected.
+c.Autograde.exporter_class = SubmissionExporter
 c.OverwriteCells.add_missing_cells = True
-c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata]
+c.Autograde.sanitize_preprocessors = [
+    ClearOutput, RestoreCellMetadata, OverwriteKernelspec, OverwriteCells, CheckCellMetadata]
 c.Autograde.autograde_preprocessors = [
     GuardedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades, FlagGraderErrors,
     AssignLatePenalties, CheckCellMetadata]

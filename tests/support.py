@@ -1,7 +1,6 @@
 """Helpers for the end-to-end tests: build a course folder, submit samples, grade them, read scores."""
 
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +9,7 @@ from nbgrader.api import Gradebook
 
 from course.tools.autograde import Outcome, autograde
 from course.tools.cli import course_config
-from course.tools.nbgrader_cmd import nbgrader
+from course.tools import course_folder
 from course.tools.notebooks import ASSIGNMENT
 from course.tools.samples import Sample
 
@@ -18,10 +17,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def make_course(root: Path) -> Path:
-    """Copy the configuration and the sources into ``root`` and generate the release there."""
-    shutil.copy(REPO / "nbgrader_config.py", root)
-    shutil.copytree(REPO / "source", root / "source")
-    nbgrader(["generate_assignment", ASSIGNMENT, "--force"], str(root), log_path=str(root / "reports" / "generate.log"))
+    """A throw-away course folder in ``root`` with the release generated (see course_folder)."""
+    course_folder.make_course(str(root), str(REPO))
     return root
 
 

@@ -26,7 +26,7 @@ from queue import Empty
 import nbformat
 from jupyter_core.utils import ensure_async, run_sync
 from nbclient import NotebookClient
-from nbclient.exceptions import DeadKernelError
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader import utils
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Integer, Unicode
@@ -40,8 +40,7 @@ from course.sandbox import landlock
 from course.sandbox.manager import SandboxKernelManager
 
 BEGIN_HIDDEN, END_HIDDEN = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
-INTERRUPT_GRACE = 20.0  # seconds a kernel gets to answer after an interrupt before it is killed
-PING_TIMEOUT = 20.0
+PING_TIMEOUT = 20.0  # seconds a healthy idle kernel takes, at most, to answer
 COURSE_RESOURCES = "course"  # resources[...] key under which this step reports to later steps
 
 
@@ -114,6 +113,7 @@ class GuardedExecute(Execute):
     """Execute a submission in a sandboxed kernel and grade its test cells from outside it."""
 
     probe_timeout = Integer(300, help="Seconds one grader probe (one call into student code) may run.").tag(config=True)
+    interrupt_grace = Integer(20, help="Seconds a kernel gets to stop after an interrupt before it is killed.").tag(config=True)
     memory_limit_mb = Integer(6144, help="Heap limit of a grading kernel in MiB.").tag(config=True)
     max_kernel_restarts = Integer(3, help="Kernel restarts per notebook before the rest is left ungraded.").tag(config=True)
     kernel_threads = Integer(1, help="Torch/OpenMP threads of a grading kernel (one per parallel grader).").tag(config=True)
@@ -218,7 +218,7 @@ class GuardedExecute(Execute):
                     self._hung = True
                     return Status.TIMEOUT
                 await ensure_async(self.km.interrupt_kernel())
-                interrupted, deadline = True, time.monotonic() + INTERRUPT_GRACE
+                interrupted, deadline = True, time.monotonic() + self.interrupt_grace
                 continue
             try:
                 message = await ensure_async(self.kc.shell_channel.get_msg(timeout=min(1.0, remaining)))
@@ -238,13 +238,15 @@ class GuardedExecute(Execute):
     def _run_student_cell(self, index, cell):
         try:
             self.execute_cell(cell, index, store_history=True)
+            timed_out = any(o.output_type == "error" and o.ename == "CellTimeoutError" for o in cell.outputs)
         except DeadKernelError:
             cell.outputs.append(error_output(
                 "KernelDied", "this cell crashed the Python kernel (or used too much memory); the grader "
                               "restarted the kernel, re-ran the cells before this one and went on without it"))
             self._restart_kernel(f"cell {index} killed it")
             return
-        timed_out = any(o.output_type == "error" and o.ename == "CellTimeoutError" for o in cell.outputs)
+        except CellTimeoutError:  # interrupted, and the kernel did not even finish its output
+            timed_out = True
         if timed_out:
             cell.outputs.append(error_output("CellTimeoutError", f"this cell ran past the limit of {self.timeout} s "
                                                                  "and was stopped"))

@@ -9,18 +9,20 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from nbgrader.api import Gradebook  # noqa: E402
 
-from course.tools.notebooks import ASSIGNMENT  # noqa: E402
+from course.tools.notebooks import ASSIGNMENT, is_extra_credit  # noqa: E402
 
 
 def scores(db_url: str) -> tuple[list[str], dict[str, dict[str, float]], dict[str, float]]:
     """``(notebooks, per student {notebook: score}, {notebook: max score})`` from the gradebook.
 
-    A score counts manual grades where a TA gave one, automatic ones elsewhere (nbgrader's rule).
+    A score counts manual grades where a TA gave one, automatic ones elsewhere (nbgrader's rule);
+    extra-credit cells add to the score but not to the maximum.
     """
     with Gradebook(db_url) as gradebook:
         assignment = gradebook.find_assignment(ASSIGNMENT)
         notebooks = [nb.name for nb in assignment.notebooks]
-        maxima = {nb.name: nb.max_score for nb in assignment.notebooks}
+        maxima = {nb.name: sum(c.max_score for c in nb.grade_cells if not is_extra_credit(c.name))
+                  for nb in assignment.notebooks}
         table = {}
         for student in sorted(s.id for s in gradebook.students):
             row = {}

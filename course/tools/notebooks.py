@@ -7,6 +7,11 @@ import nbformat
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 ASSIGNMENT = "hw2"
 NOTEBOOKS = ("hw2_cnn", "hw2_rnn", "seq_classification")
+EXTRA_CREDIT_PREFIX = "ec_"  # graded cells whose grade id starts so are extra credit: beyond the maximum
+
+
+def is_extra_credit(name: str) -> bool:
+    return name.startswith(EXTRA_CREDIT_PREFIX)
 
 
 def grade_id(cell) -> str | None:

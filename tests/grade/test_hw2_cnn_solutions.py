@@ -1,0 +1,84 @@
+"""Do the hw2_cnn notebook's solutions equal the reference, and does every grader give them full marks?"""
+
+import pytest
+import torch
+
+from course.grade.checker import PARTS, find_part, grade_part
+from course.grade.subject import LocalSubject
+from course.reference import conv1d, conv2d, pooling
+from course.reference.cnn_models import build_table_net
+from course.reference.conv_arithmetic import conv_layer_cost, conv_output_size
+from course.tools.notebooks import grade_id, read, without_markers
+
+SLOW_CELLS = {"data", "train_loop", "plot_curves", "visualise"}  # CIFAR training: exercised end to end elsewhere
+
+
+@pytest.fixture(scope="module")
+def notebook(repo):
+    """The namespace of the source notebook run top to bottom (visible checks included), minus training."""
+    namespace = {}
+    for cell in read(str(repo / "source" / "hw2" / "hw2_cnn.ipynb")).cells:
+        if cell.cell_type == "code" and grade_id(cell) not in SLOW_CELLS and not (grade_id(cell) or "").startswith("test_"):
+            exec(compile(without_markers(cell.source), f"<cell {grade_id(cell)}>", "exec"), namespace)
+    return namespace
+
+
+def generator():
+    return torch.Generator().manual_seed(7)
+
+
+def test_does_conv_arithmetic_match(notebook):
+    for size in range(3, 30, 3):
+        for kernel, stride, padding, dilation in [(3, 1, 0, 1), (5, 2, (1, 2), 1), (2, 3, 1, 2)]:
+            assert notebook["conv_output_size"](size, kernel, stride, padding, dilation) == \
+                conv_output_size(size, kernel, stride, padding, dilation)
+        assert notebook["conv_layer_cost"]((3, size, size + 2), 7, 3, 2, 1) == conv_layer_cost((3, size, size + 2), 7, 3, 2, 1)
+
+
+@pytest.mark.parametrize("stride,padding,dilation,bias", [(1, 0, 1, True), ((2, 1), (1, 2), 1, False), (2, 1, (2, 1), True)])
+def test_does_conv2d_match_the_reference_forward_and_backward(notebook, stride, padding, dilation, bias):
+    g = generator()
+    x, w = torch.randn(2, 3, 9, 8, generator=g, dtype=torch.float64), torch.randn(4, 3, 3, 2, generator=g, dtype=torch.float64)
+    b = torch.randn(4, generator=g, dtype=torch.float64) if bias else None
+    ours, our_cache = notebook["conv2d_forward"](x, w, b, stride, padding, dilation)
+    ref, ref_cache = conv2d.conv2d_forward(x, w, b, stride, padding, dilation)
+    assert torch.allclose(ours, ref)
+    dout = torch.randn(ref.shape, generator=g, dtype=torch.float64)
+    for mine, theirs in zip(notebook["conv2d_backward"](dout, our_cache), conv2d.conv2d_backward(dout, ref_cache)):
+        assert (mine is None and theirs is None) or torch.allclose(mine, theirs)
+
+
+def test_do_the_conv1d_functions_match(notebook):
+    g = generator()
+    x, w = torch.randn(3, 11, generator=g, dtype=torch.float64), torch.randn(2, 3, 4, generator=g, dtype=torch.float64)
+    out = conv1d.conv1d_forward(x, w, 3)
+    grad = torch.randn(out.shape, generator=g, dtype=torch.float64)
+    assert torch.allclose(notebook["conv1d_forward"](x, w, 3), out)
+    assert torch.allclose(notebook["conv1d_grad_w"](x, grad, 4, 3), conv1d.conv1d_grad_w(x, grad, 4, 3))
+    assert torch.allclose(notebook["conv1d_grad_x"](w, grad, 11, 3), conv1d.conv1d_grad_x(w, grad, 11, 3))
+
+
+@pytest.mark.parametrize("kernel,stride", [(2, None), (3, 1), ((2, 3), (1, 2))])
+def test_does_pooling_match(notebook, kernel, stride):
+    x = torch.randint(0, 4, (2, 2, 8, 9), generator=generator()).double()
+    ours, our_cache = notebook["max_pool2d_forward"](x, kernel, stride)
+    ref, ref_cache = pooling.max_pool2d_forward(x, kernel, stride)
+    assert torch.equal(ours, ref)
+    dout = torch.randn(ref.shape, generator=generator(), dtype=torch.float64)
+    assert torch.allclose(notebook["max_pool2d_backward"](dout, our_cache), pooling.max_pool2d_backward(dout, ref_cache))
+    assert torch.allclose(notebook["avg_pool2d_forward"](x, kernel, stride), pooling.avg_pool2d_forward(x, kernel, stride))
+    assert torch.allclose(notebook["lp_pool2d_forward"](x + 1, 3, kernel, stride), pooling.lp_pool2d_forward(x + 1, 3, kernel, stride))
+
+
+def test_is_the_table_net_the_reference_network(notebook):
+    ours, ref = notebook["build_table_net"](), build_table_net()
+    ours.load_state_dict(ref.state_dict())
+    x = torch.randn(2, 3, 32, 32, generator=generator())
+    assert torch.allclose(ours(x), ref(x))
+
+
+def test_does_every_hw2_cnn_grader_give_the_solutions_full_marks(notebook):
+    find_part("hw2_cnn.conv2d_forward")
+    for part_id in sorted(p for p in PARTS if p.startswith("hw2_cnn.")):
+        result = grade_part(part_id, LocalSubject(notebook))
+        assert result.fraction == 1.0, result.report(PARTS[part_id].points)
