@@ -12,6 +12,7 @@ Minibatches are reshuffled every epoch with torch's global generator, so a run i
 the model is built with ``course.reference.seq_models.build_lstm(seed)`` just before (``setup_run``).
 """
 
+import math
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -19,13 +20,24 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course.data.temporal_order import SequenceData, held_out_set, training_set
+from course.data.temporal_order import CLASSES, SequenceData, held_out_set, training_set
+from course.grade.probes_seq_classification import SeqNormRecorder
 from course.reference.seq_models import build_lstm
 
 SEED = 0  # the notebook's fixed seed: training set, initial weights, minibatch order
 EPOCHS = 100  # section "Visualize LSTM"
 BATCH_SIZE = 32  # section "Visualize LSTM"
 ORIGINAL_LR = 1e-3  # section "Visualize LSTM", RMSprop
+
+# Before training the logits are all close to 0, so the softmax gives each of the 4 classes about
+# 1/4: the cross-entropy is -ln(1/4) = ln 4, and the argmax picks (nearly) the same class for every
+# sequence, right for the quarter of the balanced test set that belongs to it.
+INITIAL_LOSS = math.log(len(CLASSES))  # 1.386; the fresh LSTM (seed 0) measures 1.395
+INITIAL_ACCURACY = 1 / len(CLASSES)  # 0.25; the fresh LSTM (seed 0) measures 0.232
+# Grading tolerances: the fresh LSTMs of seeds 0-9 measure 1.385-1.431 (nearly-zero logits are not
+# exactly zero); the test set's class shares are 0.232-0.268, the accuracies of a constant guess.
+INITIAL_LOSS_TOLERANCE = 0.05
+INITIAL_ACCURACY_TOLERANCE = 0.03
 
 History = dict[str, list[float]]
 FitFunction = Callable[[nn.Module, SequenceData, SequenceData, int], History]
@@ -67,6 +79,7 @@ def train(
     optimizer: torch.optim.Optimizer,
     clip_norm: float | None = None,
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+    batch_size: int = BATCH_SIZE,
 ) -> History:
     """Minibatch training with cross-entropy; the loop every procedure of this module shares.
 
@@ -74,12 +87,13 @@ def train(
         optimizer: built on ``model.parameters()``.
         clip_norm: if given, the gradient is rescaled to at most this total 2-norm before each step.
         scheduler: if given, stepped once at the end of every epoch.
+        batch_size: sequences per optimisation step; the last batch of an epoch may be smaller.
     """
     x, y = train_data
     history: History = {"train_loss": [], "test_loss": [], "test_acc": []}
     for _ in range(epochs):
         model.train()
-        for batch in torch.randperm(len(y)).split(BATCH_SIZE):
+        for batch in torch.randperm(len(y)).split(batch_size):
             loss = F.cross_entropy(model(x[batch]), y[batch])
             optimizer.zero_grad()
             loss.backward()
@@ -102,34 +116,55 @@ def fit_original(model: nn.Module, train_data: SequenceData, test_data: Sequence
     return train(model, train_data, test_data, epochs, optimizer)
 
 
+def fit_clipped(model: nn.Module, train_data: SequenceData, test_data: SequenceData, epochs: int) -> History:
+    """Fix: a lower rate, 3e-4, and the gradient's total norm clipped to 1 before every step.
+
+    A clip of 1 is about the median gradient norm at seed 0 (0.56 in the original run, 0.74 in
+    this one): typical steps pass almost unchanged, the large ones (the top tenth above 4, the
+    largest in the hundreds) are cut down to the typical size.
+    """
+    optimizer = torch.optim.RMSprop(model.parameters(), lr=3e-4)
+    return train(model, train_data, test_data, epochs, optimizer, clip_norm=1.0)
+
+
+def fit_scheduled(model: nn.Module, train_data: SequenceData, test_data: SequenceData, epochs: int) -> History:
+    """Fix: the original rate to leave the plateau quickly, decayed by 3 % per epoch (to 5e-5 by epoch 100)."""
+    optimizer = torch.optim.RMSprop(model.parameters(), lr=ORIGINAL_LR)
+    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.97)
+    return train(model, train_data, test_data, epochs, optimizer, scheduler=scheduler)
+
+
+def fit_large_batch(model: nn.Module, train_data: SequenceData, test_data: SequenceData, epochs: int) -> History:
+    """Fix: Adam at 1e-3 on minibatches of 128, whose gradients are less noisy and steps fewer."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    return train(model, train_data, test_data, epochs, optimizer, batch_size=128)
+
+
 def fit_adam(model: nn.Module, train_data: SequenceData, test_data: SequenceData, epochs: int) -> History:
-    """Fix: Adam at 5e-4, whose momentum and bias-corrected second moment damp sudden steps."""
+    """Single change: Adam at 5e-4. Spikes less often than the original, but not never (seed 0 spikes)."""
     optimizer = torch.optim.Adam(model.parameters(), lr=5e-4)
     return train(model, train_data, test_data, epochs, optimizer)
 
 
 def fit_rmsprop_low_lr(model: nn.Module, train_data: SequenceData, test_data: SequenceData, epochs: int) -> History:
-    """Fix: the original RMSprop at a rate lowered to 3e-4."""
+    """Single change: RMSprop at 3e-4. Spikes less often than the original, but not never (seed 2 spikes)."""
     optimizer = torch.optim.RMSprop(model.parameters(), lr=3e-4)
     return train(model, train_data, test_data, epochs, optimizer)
 
 
-def fit_clipped(model: nn.Module, train_data: SequenceData, test_data: SequenceData, epochs: int) -> History:
-    """Fix: RMSprop at 5e-4 with the gradient's total norm clipped to 1."""
-    optimizer = torch.optim.RMSprop(model.parameters(), lr=5e-4)
-    return train(model, train_data, test_data, epochs, optimizer, clip_norm=1.0)
-
-
-def fit_scheduled(model: nn.Module, train_data: SequenceData, test_data: SequenceData, epochs: int) -> History:
-    """Fix: RMSprop starting at 1e-3, its rate decayed by a cosine schedule to 0 over the run."""
-    optimizer = torch.optim.RMSprop(model.parameters(), lr=ORIGINAL_LR)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
-    return train(model, train_data, test_data, epochs, optimizer, scheduler=scheduler)
-
-
+# Procedures that pass the spike criterion and reach 95 % test accuracy in EPOCHS on seeds 0, 1, 2.
 FIXES: dict[str, FitFunction] = {
+    "rmsprop 3e-4 + clip 1": fit_clipped,
+    "rmsprop 1e-3, x0.97/epoch": fit_scheduled,
+    "adam 1e-3, batch 128": fit_large_batch,
+}
+# One change each; they reduce the spikes but do not remove them on every seed.
+SINGLE_CHANGES: dict[str, FitFunction] = {
     "adam 5e-4": fit_adam,
     "rmsprop 3e-4": fit_rmsprop_low_lr,
-    "rmsprop 5e-4 + clip 1": fit_clipped,
-    "rmsprop 1e-3 cosine": fit_scheduled,
 }
+
+
+# The norm recorder runs beside student code in the grading kernel, so it lives with the probes that
+# are shipped there; the reference uses the very same class.
+NormRecorder = SeqNormRecorder
