@@ -88,7 +88,6 @@ def grade_one(root: str, student: str, db_url: str, force: bool) -> Outcome:
     """Run nbgrader for one student against the gradebook ``db_url``."""
     started = time.monotonic()
     log = os.path.join(root, "reports", "logs", f"autograde-{student}.log")
-    shutil.rmtree(os.path.join(root, "reports", "grading", ASSIGNMENT, student), ignore_errors=True)
     args = ["autograde", ASSIGNMENT, "--student", student, f"--CourseDirectory.db_url={db_url}"]
     result = nbgrader(args + (["--force"] if force else []), root, log_path=log, check=False)
     outcome = Outcome(student, result.returncode == 0, time.monotonic() - started, log=log)

@@ -45,11 +45,14 @@ class Sample:
     filled: dict[str, set | None] = field(default_factory=dict)
     bugs: list[Bug] = field(default_factory=list)
     through_colab: bool = False
+    only: set | None = None  # submit just these notebooks (default: every notebook of the release)
 
     def notebooks(self, root: str) -> dict[str, str]:
-        """Notebook name -> file text, for every notebook the release has."""
+        """Notebook name -> file text, for every notebook submitted."""
         texts = {}
         for name in available_notebooks(root):
+            if self.only is not None and name not in self.only:
+                continue
             release = read(notebook_paths(root, "release", name))
             nb = fill(release, read(notebook_paths(root, "source", name)), self.filled[name]) \
                 if name in self.filled else release
