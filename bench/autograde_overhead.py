@@ -63,6 +63,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--notebook", action="append")
     args = parser.parse_args()
+    os.environ.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})  # as grading kernels: one thread each
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
         protected, unprotected = os.path.join(scratch, "protected"), os.path.join(scratch, "unprotected")
         for root in (protected, unprotected):
@@ -70,8 +71,7 @@ def main() -> None:
             make_course(root, REPO)
         with open(os.path.join(unprotected, "nbgrader_config.py"), "a") as f:
             f.write(UNPROTECTED)
-        env = {"NBGRADER_EXECUTION": "autograde", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-               **prepare(os.path.join(protected, "data", "grading"))}
+        env = {"NBGRADER_EXECUTION": "autograde", **prepare(os.path.join(protected, "data", "grading"))}
         names = args.notebook or available_notebooks(protected)
         floor_nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import torch")])
         print(f"{'notebook':<20} {'floor':>7} {'plain':>7} {'unprot.':>8} {'protect.':>9} "
