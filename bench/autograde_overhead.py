@@ -71,7 +71,9 @@ def main() -> None:
             make_course(root, REPO)
         with open(os.path.join(unprotected, "nbgrader_config.py"), "a") as f:
             f.write(UNPROTECTED)
-        env = {"NBGRADER_EXECUTION": "autograde", **prepare(os.path.join(protected, "data", "grading"))}
+        data_env = prepare(os.path.join(protected, "data", "grading"))
+        os.environ.update(data_env)  # the unprotected pipeline's kernels find the stand-in data too
+        env = {"NBGRADER_EXECUTION": "autograde", **data_env}
         names = args.notebook or available_notebooks(protected)
         floor_nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import torch")])
         print(f"{'notebook':<20} {'floor':>7} {'plain':>7} {'unprot.':>8} {'protect.':>9} "
