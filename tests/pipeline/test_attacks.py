@@ -266,6 +266,7 @@ except Exception as error:
     "deleted-test-cell": Attack(3, delete_cell("test_conv2d_forward")),
     "moved-test-cell": Attack(3, move_test_above("test_conv2d_forward", "conv_output_size")),
     "duplicated-test-cell": Attack(3, duplicate_on_top("test_conv2d_forward")),
+    "renamed-grade-id": Attack(3, edit_cell("test_conv2d_forward", set_metadata(grade_id="my_own_cell"))),
     "flipped-metadata": Attack(3, chain(edit_cell("test_conv2d_forward", set_metadata(solution=True, grade=False, locked=False)),
                                         edit_cell("test_conv1d_forward", make_markdown))),
     "forged-test-cell": Attack(3, forge_test_cell, zeroed=CONV_TESTS,
