@@ -258,10 +258,6 @@ def values(namespace, names):
     return {name: plain(namespace.get(name)) for name in names}
 
 
-def python_version(namespace):
-    """Which interpreter the kernel runs (a smoke probe)."""
-    return sys.version.split()[0]
-
 
 def _graph_facts(output):
     """How often each operator appears in the autograd graph behind ``output``, and whether the graph

@@ -36,6 +36,7 @@ from course.data import grading as grading_data
 from course.grade.checker import find_part, grade_part
 from course.grade.result import PartResult, Status
 from course.grade.subject import KernelSubject
+from course.pipeline.sanitize import UNREADABLE_MARKER
 from course.sandbox import landlock
 from course.sandbox.manager import SandboxKernelManager
 
@@ -313,8 +314,10 @@ class GuardedExecute(Execute):
             return
         folder = os.path.join(self.record_dir, info["assignment"], info["student"])
         os.makedirs(folder, exist_ok=True)
+        unreadable = bool(self.nb.cells) and UNREADABLE_MARKER in self.nb.cells[0].source
         record = {"student": info["student"], "assignment": info["assignment"], "notebook": info["notebook"],
                   "seconds": round(seconds, 2), "kernel_restarts": self.restarts, "gave_up": self.gave_up,
+                  "unreadable": unreadable,
                   "grader_errors": self.resources[COURSE_RESOURCES]["grader_errors"], "cells": self.cell_records}
         with open(os.path.join(folder, info["notebook"] + ".json"), "w") as f:
             json.dump(record, f, indent=1)

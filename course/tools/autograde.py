@@ -16,7 +16,7 @@ import tempfile
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from nbgrader.api import Gradebook
 from sqlalchemy.exc import SAWarning
@@ -37,15 +37,17 @@ class Outcome:
     max_points: float = 0.0
     restarts: int = 0
     grader_errors: int = 0
+    unreadable: list = field(default_factory=list)  # notebooks that were not notebooks
     log: str = ""
 
     @property
     def status(self) -> str:
         if not self.ok:
             return "FAILED (see log)"
-        if self.grader_errors:
-            return f"graded, {self.grader_errors} grader error(s): manual review"
-        return "graded" + (f", {self.restarts} kernel restart(s)" if self.restarts else "")
+        notes = [f"{self.grader_errors} grader error(s): manual review"] if self.grader_errors else []
+        notes += [f"unreadable: {', '.join(self.unreadable)}"] if self.unreadable else []
+        notes += [f"{self.restarts} kernel restart(s)"] if self.restarts else []
+        return ", ".join(["graded", *notes])
 
 
 def merge_student(source_url: str, target_url: str, assignment: str, student: str) -> None:
@@ -94,6 +96,8 @@ def grade_one(root: str, student: str, db_url: str, force: bool) -> Outcome:
     for record in _records(root, student):
         outcome.restarts += record["kernel_restarts"]
         outcome.grader_errors += len(record["grader_errors"])
+        if record["unreadable"]:
+            outcome.unreadable.append(record["notebook"])
         outcome.points += sum(cell["points"] for cell in record["cells"])
         outcome.max_points += sum(cell["max_points"] for cell in record["cells"])
     return outcome

@@ -397,8 +397,9 @@ def test_does_the_feedback_hide_hidden_tests_and_reference_code(attacked):
             assert secret not in html, f"{page} shows {secret!r}"
 
 
-def test_is_an_unreadable_file_reported_to_its_owner(attacked):
+def test_is_an_unreadable_file_reported_to_its_owner_and_the_instructor(attacked):
     root, outcomes, scores = attacked
+    assert outcomes["not-a-notebook"].unreadable == [NOTEBOOK] and "unreadable" in outcomes["not-a-notebook"].status
     nbgrader(["generate_feedback", "hw2", "--force", "--student=not-a-notebook"], str(root))
     html = (root / "feedback" / "not-a-notebook" / "hw2" / f"{NOTEBOOK}.html").read_text()
     assert "could not be graded" in html and "not valid notebook JSON" in html
