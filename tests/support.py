@@ -43,8 +43,10 @@ class Graded:
 def autograded_cells(root: Path, notebook: str) -> dict[str, float]:
     """Grade id -> max points of the autograded (test) cells of ``notebook``."""
     with Gradebook(course_config(str(root)).CourseDirectory.db_url) as gradebook:
-        return {cell.name: cell.max_score for cell in gradebook.find_notebook(notebook, ASSIGNMENT).grade_cells
-                if cell.cell_type == "code" and cell.name.startswith("test_")}
+        found = gradebook.find_notebook(notebook, ASSIGNMENT)
+        answers = {cell.name for cell in found.solution_cells}
+        return {cell.name: cell.max_score for cell in found.grade_cells
+                if cell.cell_type == "code" and cell.name not in answers}
 
 
 def grade(root: Path, samples: list[Sample], workers: int = 2) -> dict[str, Graded]:

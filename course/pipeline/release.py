@@ -21,5 +21,7 @@ class AddColabLink(NbGraderPreprocessor):
         nb.cells = [c for c in nb.cells if LINK_MARKER not in c.source]
         badge = (f'{LINK_MARKER}\n<a href="{url}" target="_parent"><img src="https://colab.research.google.com/'
                  'assets/colab-badge.svg" alt="Open In Colab"/></a>')
-        nb.cells.insert(0, nbformat.v4.new_markdown_cell(badge))
+        cell = nbformat.v4.new_markdown_cell(badge)
+        cell.id = "open-in-colab"  # a fixed id keeps the release identical from one generation to the next
+        nb.cells.insert(0, cell)
         return nb, resources

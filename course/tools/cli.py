@@ -12,7 +12,12 @@
 import argparse
 import json
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
+
+from nbgrader.api import Gradebook
 
 from course.tools import autograde as autograding
 from course.tools import check_release, collect, export, samples
@@ -57,8 +62,23 @@ def score_table(outcomes) -> str:
 
 
 def cmd_release(args):
+    """Regenerate the release; when nbgrader refuses (the gradebook already holds submissions and the
+    source gained or lost notebooks or graded cells), the previous release is put back untouched."""
     extra = [f"--AddColabLink.base_url={args.colab_base}"] if args.colab_base else []
-    nbgrader(["generate_assignment", ASSIGNMENT, "--force", *extra], args.root)
+    release = os.path.join(args.root, "release", ASSIGNMENT)
+    with tempfile.TemporaryDirectory() as backup:
+        if os.path.isdir(release):
+            shutil.copytree(release, os.path.join(backup, ASSIGNMENT))
+        try:
+            nbgrader(["generate_assignment", ASSIGNMENT, "--force", *extra], args.root)
+        except subprocess.CalledProcessError:
+            shutil.rmtree(release, ignore_errors=True)
+            if os.path.isdir(os.path.join(backup, ASSIGNMENT)):
+                shutil.copytree(os.path.join(backup, ASSIGNMENT), release)
+            print("Release NOT regenerated (the previous one is back in place): nbgrader refused, see above. "
+                  "A gradebook that already holds submissions cannot take added or removed notebooks or graded cells.")
+            return 1
+    return 0
 
 
 def cmd_collect(args):
@@ -99,8 +119,31 @@ def cmd_check_release(args):
     return 1 if problems else 0
 
 
+DEMO_OUTPUTS = ("gradebook.db", "submitted", "autograded", "feedback", "reports", "grades.csv")
+
+
+def reset_demo(root: str) -> None:
+    """Start the demo from a clean slate, unless the gradebook holds real students (then refuse)."""
+    demo = {s.student for s in samples.demo_samples(root)}
+    url = db_url(root)
+    if url.startswith("sqlite:///") and os.path.exists(url[len("sqlite:///"):]):
+        with Gradebook(url) as gradebook:
+            others = {s.id for s in gradebook.students} - demo
+        if others:
+            raise SystemExit(f"The gradebook holds real students ({', '.join(sorted(others)[:5])}...): "
+                             "run the demo in a fresh clone instead.")
+    for name in DEMO_OUTPUTS:
+        path = os.path.join(root, name)
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        elif os.path.exists(path):
+            os.remove(path)
+
+
 def cmd_demo(args):
-    cmd_release(argparse.Namespace(root=args.root, colab_base=None))
+    reset_demo(args.root)
+    if cmd_release(argparse.Namespace(root=args.root, colab_base=None)):
+        return 1
     for sample in samples.demo_samples(args.root):
         print("sample submission:", sample.submit(args.root))
     status = cmd_autograde(argparse.Namespace(root=args.root, student=[s.student for s in samples.demo_samples(args.root)],
