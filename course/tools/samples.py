@@ -57,7 +57,7 @@ class Sample:
             nb = fill(release, read(notebook_paths(root, "source", name)), self.filled[name]) \
                 if name in self.filled else release
             for bug in self.bugs:
-                if bug.notebook == name:
+                if bug.notebook == name and name in self.filled:
                     nb = plant(nb, bug)
             texts[name] = colab.roundtrip(nb, f"{name}.ipynb") if self.through_colab else nbformat.writes(nb)
         return texts
@@ -87,6 +87,8 @@ DEMO_BUGS = [
         "hw2_cnn.conv2d_forward", "ignores dilation along the height"),
     Bug("hw2_cnn", "training_helpers", "    optimizer.zero_grad()\n", "",
         "hw2_cnn.step", "never clears the gradients"),
+    Bug("seq_classification", "initial_values", "math.log(len(CLASSES))", "math.log2(len(CLASSES))",
+        "seq_classification.initial_values", "gives the initial loss in bits"),
 ]
 
 

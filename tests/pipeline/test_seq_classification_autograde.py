@@ -33,9 +33,9 @@ TEST_CELL = {"seq_classification.fit": "test_fit", "seq_classification.initial_v
 
 @pytest.fixture(scope="module")
 def graded(course_dir):
-    everything = {NOTEBOOK: None}
-    samples = [Sample("seq-complete", everything), Sample("seq-untouched")]
-    samples += [Sample(student, everything, bugs=[bug]) for student, bug in BUGS.items()]
+    everything, only = {NOTEBOOK: None}, {NOTEBOOK}
+    samples = [Sample("seq-complete", everything, only=only), Sample("seq-untouched", only=only)]
+    samples += [Sample(student, everything, bugs=[bug], only=only) for student, bug in BUGS.items()]
     return grade(course_dir, samples)
 
 
