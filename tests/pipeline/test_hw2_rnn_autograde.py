@@ -1,0 +1,81 @@
+"""hw2_rnn through a real `nbgrader autograde` (the course's parallel tool, SQLite gradebook).
+
+Every submission runs the whole notebook in the sandboxed grading kernel, echo training included (about
+a minute each on one core), so the batch is kept small: complete, untouched, and three realistic bugs.
+"""
+
+import json
+
+import pytest
+
+from course.tools.samples import Bug, Sample
+from support import autograded_cells, autograded_notebook, cell_text, grade
+
+NOTEBOOK = "hw2_rnn"
+
+# Realistic mistakes, each confined to one graded part.
+BUGS = {
+    "rnn-gate-swapped": Bug(NOTEBOOK, "gated_rnn", "h_prev = c_t * h_prev + (1 - c_t) * candidate[:, t]",
+                            "h_prev = (1 - c_t) * h_prev + c_t * candidate[:, t]",
+                            "hw2_rnn.gated_rnn", "swaps the gate's two terms"),
+    "rnn-no-recurrence": Bug(NOTEBOOK, "gated_rnn_backward", "from_later = g * c_t + d_gate_input[:, t] @ W_h",
+                             "from_later = torch.zeros_like(g)",
+                             "hw2_rnn.gated_rnn_backward", "ignores what flows back through the recurrence"),
+    "rnn-never-learned": Bug(NOTEBOOK, "train_fixed", "max_steps=1000", "max_steps=0",
+                             "hw2_rnn.gru_memory", "never trains the echo model"),
+}
+TEST_CELL = {  # which test cell grades each part
+    "hw2_rnn.gated_rnn": "test_gated_rnn", "hw2_rnn.gated_rnn_backward": "test_gated_rnn_backward",
+    "hw2_rnn.gru_memory": "test_gru_memory",
+}
+
+
+@pytest.fixture(scope="module")
+def graded(course_dir):
+    everything = {NOTEBOOK: None}
+    samples = [Sample("rnn-complete", everything), Sample("rnn-untouched")]
+    samples += [Sample(student, everything, bugs=[bug]) for student, bug in BUGS.items()]
+    return grade(course_dir, samples)
+
+
+def test_does_the_complete_submission_get_every_autograded_point(graded, course_dir):
+    cells = autograded_cells(course_dir, NOTEBOOK)
+    assert sum(cells.values()) == 32  # + 8 points of the diagram, the plot and written answers graded by a TA = 40
+    result = graded["rnn-complete"]
+    assert result.outcome.ok and result.outcome.grader_errors == 0
+    assert {g: result.score(NOTEBOOK, g) for g in cells} == cells
+
+
+def test_does_the_untouched_release_get_no_point(graded, course_dir):
+    result = graded["rnn-untouched"]
+    assert result.outcome.ok
+    cells = autograded_cells(course_dir, NOTEBOOK)
+    assert {g: result.score(NOTEBOOK, g) for g in cells} == {g: 0 for g in cells}
+
+
+@pytest.mark.parametrize("student", sorted(BUGS))
+def test_does_a_bug_cost_points_in_its_own_part_only(graded, course_dir, student):
+    broken = TEST_CELL[BUGS[student].part]
+    result = graded[student]
+    cells = autograded_cells(course_dir, NOTEBOOK)
+    assert result.score(NOTEBOOK, broken) < cells[broken], f"{BUGS[student].why} went unnoticed"
+    assert {g: result.score(NOTEBOOK, g) for g in cells if g != broken} == {g: m for g, m in cells.items() if g != broken}
+
+
+def test_does_an_echo_model_that_never_learned_keep_only_the_interface_point(graded):
+    assert graded["rnn-never-learned"].score(NOTEBOOK, "test_gru_memory") == 1.0
+
+
+def test_does_the_feedback_say_what_was_checked_and_how_far_off(graded, course_dir):
+    text = cell_text(autograded_notebook(course_dir, "rnn-never-learned", NOTEBOOK), "test_gru_memory")
+    assert "1 / 10 points" in text and "[PASS] GRUMemory(24)" in text
+    assert "character accuracy" in text and "needs 99%" in text and "Hint:" in text
+    text = cell_text(autograded_notebook(course_dir, "rnn-no-recurrence", NOTEBOOK), "test_gated_rnn_backward")
+    assert "largest error" in text and "tolerance" in text and "last step" in text
+    assert "BEGIN HIDDEN TESTS" not in text
+
+
+def test_does_the_complete_submission_grade_within_the_budget(graded, course_dir):
+    record = json.loads((course_dir / "reports" / "grading" / "hw2" / "rnn-complete" / f"{NOTEBOOK}.json").read_text())
+    assert record["kernel_restarts"] == 0 and not record["grader_errors"]
+    assert record["seconds"] < 300, record["seconds"]  # ~1 minute on one core; generous for a busy machine
