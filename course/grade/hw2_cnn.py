@@ -429,6 +429,13 @@ def _conv1d_part(function: str, build):
     return grader
 
 
+def _agreed(ours, theirs):
+    """PyTorch's value, once our reference agrees with it (a disagreement is our bug, not the student's)."""
+    if not torch.allclose(ours.double(), theirs.double(), rtol=1e-10, atol=1e-10):
+        raise AssertionError("the reference disagrees with PyTorch")
+    return theirs
+
+
 def _torch_conv1d(x, w, stride):
     return F.conv1d(x[None], w, stride=stride)[0]
 
@@ -440,13 +447,16 @@ def _conv1d_grads(x, w, grad_out, stride):
 
 
 part("hw2_cnn.conv1d_forward", "conv1d_forward", 1, hint="out[f, l] = sum_{c,k} w[f, c, k] x[c, l*stride + k].")(
-    _conv1d_part("conv1d_forward", lambda x, w, g, s: ([x, w, s], _torch_conv1d(x, w, s))))
+    _conv1d_part("conv1d_forward", lambda x, w, g, s: ([x, w, s], _agreed(conv1d.conv1d_forward(x, w, s),
+                                                                          _torch_conv1d(x, w, s)))))
 part("hw2_cnn.conv1d_grad_w", "conv1d_grad_w", 1,
      hint="dW[f, c, k] = sum_l grad_out[f, l] x[c, l*stride + k].")(
-    _conv1d_part("conv1d_grad_w", lambda x, w, g, s: ([x, g, w.shape[2], s], _conv1d_grads(x, w, g, s)[1])))
+    _conv1d_part("conv1d_grad_w", lambda x, w, g, s: ([x, g, w.shape[2], s], _agreed(
+        conv1d.conv1d_grad_w(x, g, w.shape[2], s), _conv1d_grads(x, w, g, s)[1]))))
 part("hw2_cnn.conv1d_grad_x", "conv1d_grad_x", 1,
      hint="every output position l sends w[f, c, k] * grad_out[f, l] back to input position l*stride + k.")(
-    _conv1d_part("conv1d_grad_x", lambda x, w, g, s: ([w, g, x.shape[1], s], _conv1d_grads(x, w, g, s)[0])))
+    _conv1d_part("conv1d_grad_x", lambda x, w, g, s: ([w, g, x.shape[1], s], _agreed(
+        conv1d.conv1d_grad_x(w, g, x.shape[1], s), _conv1d_grads(x, w, g, s)[0]))))
 
 
 @part("hw2_cnn.conv1d_shapes", "Shapes of f_W(x) and its derivatives", 1,
@@ -490,11 +500,12 @@ def _pool_part(function: str, expected_of, positive: bool = False, p=None):
 
 
 part("hw2_cnn.max_pool2d_forward", "max_pool2d_forward", 1, hint="stride defaults to the kernel size.")(
-    _pool_part("max_pool2d_forward", lambda x, k, s: F.max_pool2d(x, k, s)))
+    _pool_part("max_pool2d_forward", lambda x, k, s: _agreed(pooling.max_pool2d_forward(x, k, s)[0], F.max_pool2d(x, k, s))))
 part("hw2_cnn.avg_pool2d_forward", "avg_pool2d_forward", 1, hint="stride defaults to the kernel size.")(
-    _pool_part("avg_pool2d_forward", lambda x, k, s: F.avg_pool2d(x, k, s)))
+    _pool_part("avg_pool2d_forward", lambda x, k, s: _agreed(pooling.avg_pool2d_forward(x, k, s), F.avg_pool2d(x, k, s))))
 part("hw2_cnn.lp_pool2d_forward", "lp_pool2d_forward", 1, hint="(sum over the window of x**p) ** (1/p).")(
-    _pool_part("lp_pool2d_forward", lambda x, k, s: F.lp_pool2d(x, 3, k, s), positive=True, p=3))
+    _pool_part("lp_pool2d_forward", lambda x, k, s: _agreed(pooling.lp_pool2d_forward(x, 3, k, s), F.lp_pool2d(x, 3, k, s)),
+               positive=True, p=3))
 
 
 @part("hw2_cnn.max_pool2d_backward", "max_pool2d_backward", 1,

@@ -14,13 +14,13 @@ with :mod:`course.data.echo`. A fresh instance of each class is checked for the 
 ``test_run`` rendering the model's own predictions).
 """
 
-import ast
 
 import torch
 
 from course.data import echo as echo_data
 from course.grade.checker import Case, Checker, describe_shape, part
-from course.grade.subject import StudentError, Subject, code_cells
+from course.grade.forbidden import autograd_uses
+from course.grade.subject import StudentError, Subject
 from course.reference.gated_rnn import gated_rnn_backward, gated_rnn_forward
 
 # float32 results are compared with float64 references: a dozen steps of float32 products and
@@ -154,106 +154,7 @@ def grade_gated_rnn(subject: Subject, checker: Checker) -> None:
     checker.add("h and c keep the autograd graph to the weights", graph, 0.5)
 
 
-# --- "by hand": no autograd in gated_rnn_backward ----------------------------------------------
-
-AUTOGRAD_MODULES = ("torch.autograd", "torch.func", "functorch", "torch._functorch", "torch._C")
-AUTOGRAD_ATTRIBUTES = {"backward", "requires_grad_", "enable_grad", "set_grad_enabled", "autograd",
-                       "jacrev", "jacfwd", "vjp", "jvp", "grad_and_value"}
-AUTOGRAD_WORDS = set(AUTOGRAD_ATTRIBUTES) | {"requires_grad", "grad", "jacobian", "hessian", "func"}
-
-
-def _dotted(node) -> str:
-    """``a.b.c`` for an attribute chain of names, '' otherwise."""
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return ".".join(reversed(parts))
-    return ""
-
-
-def _is_autograd_module(name: str) -> bool:
-    return any(name == module or name.startswith(module + ".") for module in AUTOGRAD_MODULES)
-
-
-def _autograd_aliases(modules: list[ast.Module]) -> dict[str, str]:
-    """Names bound anywhere in the notebook to an autograd module or to something imported from one."""
-    aliases = {}
-    for module in modules:
-        for node in ast.walk(module):
-            if isinstance(node, ast.ImportFrom) and node.module:
-                for alias in node.names:
-                    full = f"{node.module}.{alias.name}"
-                    if _is_autograd_module(node.module) or _is_autograd_module(full):
-                        aliases[alias.asname or alias.name] = full
-            elif isinstance(node, ast.Import):
-                for alias in node.names:
-                    if _is_autograd_module(alias.name):
-                        aliases[alias.asname or alias.name.split(".")[0]] = alias.name
-    aliases.pop("torch", None)  # `import torch.autograd` binds torch itself: its other uses are fine
-    return aliases
-
-
-def _definitions(modules: list[ast.Module]) -> dict[str, ast.AST]:
-    """Top-level functions and classes by name; a later cell's definition replaces an earlier one."""
-    found = {}
-    for module in modules:
-        for node in module.body:
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                found[node.name] = node
-    return found
-
-
-def _autograd_in(node: ast.AST, aliases: dict[str, str]) -> list[str]:
-    """References to autograd inside one definition."""
-    uses = []
-    for sub in ast.walk(node):
-        if isinstance(sub, ast.Attribute):
-            dotted = _dotted(sub)
-            if sub.attr in AUTOGRAD_ATTRIBUTES or _is_autograd_module(dotted) or \
-                    (dotted and dotted.split(".")[0] in aliases):
-                uses.append(dotted or f".{sub.attr}")
-            elif sub.attr == "requires_grad" and isinstance(sub.ctx, ast.Store):
-                uses.append(f"{dotted or '.requires_grad'} = ...")
-        elif isinstance(sub, ast.Name) and sub.id in aliases:
-            uses.append(f"{sub.id} ({aliases[sub.id]})")
-        elif isinstance(sub, ast.keyword) and sub.arg == "requires_grad" and not (
-                isinstance(sub.value, ast.Constant) and sub.value.value is False):
-            uses.append(f"requires_grad={ast.unparse(sub.value)}")
-        elif isinstance(sub, (ast.Import, ast.ImportFrom)):
-            module = getattr(sub, "module", None) or ""
-            names = [f"{module}.{a.name}" if module else a.name for a in sub.names]
-            if any(_is_autograd_module(name) for name in names):
-                uses.append(f"import of {', '.join(names)}")
-        elif (isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and sub.func.id in ("getattr", "__import__", "eval", "exec")
-              and any(isinstance(a, ast.Constant) and isinstance(a.value, str)
-                      and (a.value in AUTOGRAD_WORDS or "autograd" in a.value or "functorch" in a.value
-                           or sub.func.id in ("eval", "exec"))
-                      for a in sub.args)):
-            uses.append(f"{sub.func.id}({', '.join(ast.unparse(a) for a in sub.args)})")
-    return uses
-
-
-def autograd_uses(cell_sources: list[str], entry_points: list[str]) -> list[str]:
-    """Autograd referred to by ``entry_points`` or the notebook functions and classes they refer to.
-
-    Returns ``"<function>: <reference>"`` strings, empty when the code is clean.
-    """
-    modules = code_cells(cell_sources)
-    definitions, aliases = _definitions(modules), _autograd_aliases(modules)
-    found, seen, pending = [], set(), list(entry_points)
-    while pending:
-        name = pending.pop()
-        if name in seen or name not in definitions:
-            continue
-        seen.add(name)
-        node = definitions[name]
-        found.extend(f"{name}: {use}" for use in _autograd_in(node, aliases))
-        pending.extend(sub.id for sub in ast.walk(node) if isinstance(sub, ast.Name) and sub.id in definitions)
-    return sorted(set(found))
-
+# --- gated_rnn_backward by hand (autograd use found by course.grade.forbidden.autograd_uses) -----
 
 def _autograd_gradients(x, weights, dl_dh):
     """The total weight gradients of L = sum(h * dl_dh), by autograd on the reference forward, with

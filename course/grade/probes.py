@@ -138,9 +138,13 @@ def describe_exception(error):
 
 
 def run(namespace, probe_name, inputs):
-    """Run the probe ``probe_name`` on ``inputs``; ``{"ok": outputs}`` or ``{"raised": description}``."""
+    """Run the probe ``probe_name`` on ``inputs``; ``{"ok": outputs}`` or ``{"raised": description}``.
+
+    The global random state is put back afterwards, so grading never changes what later cells compute.
+    """
     try:
-        return {"ok": globals()[probe_name](namespace, **inputs)}
+        with torch.random.fork_rng(devices=[]):
+            return {"ok": globals()[probe_name](namespace, **inputs)}
     except BaseException as error:  # student code may raise anything, KeyboardInterrupt included
         return {"raised": describe_exception(error)}
 

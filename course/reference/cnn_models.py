@@ -1,6 +1,5 @@
 """The CNNs of hw2_cnn section 5 and the two training helpers students write."""
 
-import torch
 from torch import nn
 
 

@@ -9,7 +9,7 @@ import torch
 
 from course.data import echo as echo_data
 from course.grade.checker import PARTS, find_part, grade_part
-from course.grade.hw2_rnn import autograd_uses
+from course.grade.forbidden import autograd_uses
 from course.grade.subject import LocalSubject
 from course.reference import echo, gated_rnn
 from course.tools.notebooks import grade_id, read, without_markers

@@ -9,7 +9,7 @@ import torch
 
 from course.data import temporal_order
 from course.grade.checker import PARTS, find_part, grade_part
-from course.grade.seq_classification import FitVerdict, judge_fit
+from course.grade.seq_classification import judge_fit
 from course.grade.subject import LocalSubject
 from course.reference import seq_training, spikes
 from course.reference.seq_models import build_lstm, build_rnn

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from course.grade import probes
-from course.grade.checker import PARTS, Checker, Part, grade_part, part
+from course.grade.checker import PARTS, Checker, grade_part, part
 from course.grade.result import Status
 from course.grade.subject import LocalSubject, StudentError, roundtrip
 

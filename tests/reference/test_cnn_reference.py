@@ -1,7 +1,5 @@
 """The hw2_cnn reference implementations against PyTorch, in float64."""
 
-import itertools
-
 import pytest
 import torch
 import torch.nn.functional as F
