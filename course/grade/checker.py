@@ -81,6 +81,24 @@ class Case:
         return ok
 
 
+def once(fetch):
+    """``fetch()`` run at most once; a student failure is remembered and raised to every caller."""
+    memo = {}
+
+    def get():
+        if "value" not in memo:
+            try:
+                memo["value"] = fetch()
+            except StudentError as error:
+                memo["error"] = error
+                memo["value"] = None
+        if "error" in memo:
+            raise memo["error"]
+        return memo["value"]
+
+    return get
+
+
 @dataclass(frozen=True)
 class Part:
     """A graded part: the hidden test cell ``check(id, ...)`` names it by ``id``."""

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from course.data.cifar_standin import make_images
-from course.grade.checker import Case, Checker, describe_shape, part
+from course.grade.checker import Case, Checker, describe_shape, once, part
 from course.grade.forbidden import forbidden_ops, scan_source
 from course.grade.subject import StudentError, Subject
 from course.reference import conv1d, conv2d, pooling
@@ -41,24 +41,6 @@ def _reference_c():
     """C = A (*) B and its max pooling, the worked answers of sections 2 and 4."""
     c, _ = conv2d.conv2d_forward(_tensor(GIVEN_A)[None, None], _tensor(GIVEN_B)[None, None])
     return c[0, 0]
-
-
-def _once(fetch):
-    """``fetch()`` run at most once; a student failure is remembered and raised to every caller."""
-    memo = {}
-
-    def get():
-        if "value" not in memo:
-            try:
-                memo["value"] = fetch()
-            except StudentError as error:
-                memo["error"] = error
-                memo["value"] = None
-        if "error" in memo:
-            raise memo["error"]
-        return memo["value"]
-
-    return get
 
 
 def _require_handwritten(subject: Subject, checker: Checker, names: list[str]) -> None:
@@ -184,7 +166,7 @@ def _table_truth():
       hint="Propagate the 3x32x32 input layer by layer; pooling, ReLU and flattening have no parameters.")
 def grade_table_answers(subject: Subject, checker: Checker) -> None:
     truth = _table_truth()
-    answers = _once(lambda: subject.probe("values", names=["TABLE_NET_ANSWERS"])["TABLE_NET_ANSWERS"])
+    answers = once(lambda: subject.probe("values", names=["TABLE_NET_ANSWERS"])["TABLE_NET_ANSWERS"])
     for index, (layer, (shape, params)) in enumerate(zip(TABLE_LAYERS, truth)):
         def run(case: Case, index=index, shape=shape, params=params):
             rows = answers()
@@ -203,7 +185,7 @@ def grade_table_answers(subject: Subject, checker: Checker) -> None:
            "also give 66 because of the floor); then count weights, biases and multiplications for that K.")
 def grade_big_layer_answers(subject: Subject, checker: Checker) -> None:
     kernels = [k for k in range(1, 206) if conv_output_size(205, k, stride=3) == 66]
-    answers = _once(lambda: subject.probe("values", names=["BIG_LAYER"])["BIG_LAYER"])
+    answers = once(lambda: subject.probe("values", names=["BIG_LAYER"])["BIG_LAYER"])
 
     def given(key):
         value = answers()
@@ -226,7 +208,7 @@ def grade_valid_conv_answers(subject: Subject, checker: Checker) -> None:
     cost = conv_layer_cost((10, 48, 64), 20, 3)
     expected = {"conv_shape": cost["out_shape"], "relu_shape": cost["out_shape"], "in_channels": 10,
                 "out_channels": 20, "mults": cost["mults"], "params": cost["params"]}
-    answers = _once(lambda: subject.probe("values", names=["VALID_CONV"])["VALID_CONV"])
+    answers = once(lambda: subject.probe("values", names=["VALID_CONV"])["VALID_CONV"])
     for key, value in expected.items():
         def run(case: Case, key=key, value=value):
             given = answers()
@@ -316,7 +298,7 @@ def grade_conv2d_backward(subject: Subject, checker: Checker) -> None:
             results.append((setting, expected, outcome))
         return results
 
-    outcomes = _once(fetch)
+    outcomes = once(fetch)
     for index, (name, weight) in enumerate((("dx", 1.5), ("dw", 1.5), ("db", 1.0))):
         def run(case: Case, index=index, name=name):
             for setting, expected, outcome in outcomes():
@@ -338,7 +320,7 @@ def grade_worked_c_and_da(subject: Subject, checker: Checker) -> None:
     a, b = _tensor(GIVEN_A)[None, None].requires_grad_(), _tensor(GIVEN_B)[None, None]
     c = F.conv2d(a, b)
     c.backward(torch.ones_like(c))
-    given = _once(lambda: subject.probe("values", names=["C", "dA"]))
+    given = once(lambda: subject.probe("values", names=["C", "dA"]))
     for name, expected in (("C", c.detach()[0, 0]), ("dA", a.grad[0, 0])):
         def run(case: Case, name=name, expected=expected):
             value = given()[name]
@@ -357,7 +339,7 @@ def _edge_output():
       hint="Compute the output with conv2d_forward and read its extremes and zeros (indices are 0-based).")
 def grade_edge_detector_answers(subject: Subject, checker: Checker) -> None:
     out = _edge_output()
-    given = _once(lambda: subject.probe("values", names=["EDGE_OUT_SHAPE", "EDGE_MAX", "EDGE_MIN", "EDGE_ZERO"]))
+    given = once(lambda: subject.probe("values", names=["EDGE_OUT_SHAPE", "EDGE_MAX", "EDGE_MIN", "EDGE_ZERO"]))
 
     def place_holds(place, value) -> bool:
         place = _as_tuple(place)
@@ -393,7 +375,7 @@ def grade_conv_sigmoid_grads(subject: Subject, checker: Checker) -> None:
         z.retain_grad()
         torch.sigmoid(z).backward(du)
         cases.append((x, weight, du, {"dJ_dZ": z.grad, "dJ_dW": w_ag.grad, "dJ_dX": x_ag.grad}))
-    outcomes = _once(lambda: [subject.probe("call", name="conv_sigmoid_grads", args=[x, w, du]) for x, w, du, _ in cases])
+    outcomes = once(lambda: [subject.probe("call", name="conv_sigmoid_grads", args=[x, w, du]) for x, w, du, _ in cases])
     for index, name in enumerate(("dJ_dZ", "dJ_dW", "dJ_dX")):
         def run(case: Case, index=index, name=name):
             for (x, _, _, expected), outcome in zip(cases, outcomes()):
@@ -463,7 +445,7 @@ part("hw2_cnn.conv1d_grad_x", "conv1d_grad_x", 1,
       hint="A Jacobian has the output's shape followed by the shape of what it differentiates by.")
 def grade_conv1d_shapes(subject: Subject, checker: Checker) -> None:
     expected = {"f": (1, 2), "df_dW": (1, 2, 1, 2, 5), "df_dx": (1, 2, 2, 7), "dl_dW": (1, 2, 5)}
-    given = _once(lambda: subject.probe("values", names=["CONV1D_SHAPES"])["CONV1D_SHAPES"])
+    given = once(lambda: subject.probe("values", names=["CONV1D_SHAPES"])["CONV1D_SHAPES"])
     for key, shape in expected.items():
         def run(case: Case, key=key, shape=shape):
             answer = given()
@@ -532,7 +514,7 @@ def grade_max_pool2d_backward(subject: Subject, checker: Checker) -> None:
 @part("hw2_cnn.pooling_answers", "Pooling modules and max pooling of C", 1,
       hint="C_MAXPOOL: slide a 2x2 window with stride 1 over C and keep each maximum.")
 def grade_pooling_answers(subject: Subject, checker: Checker) -> None:
-    given = _once(lambda: subject.probe("values", names=["POOL_MODULES", "C_MAXPOOL"]))
+    given = once(lambda: subject.probe("values", names=["POOL_MODULES", "C_MAXPOOL"]))
     for key, class_name in (("max", "MaxPool2d"), ("average", "AvgPool2d"), ("lp", "LPPool2d")):
         def run(case: Case, key=key, class_name=class_name):
             modules = given()["POOL_MODULES"]
@@ -556,7 +538,7 @@ def grade_build_table_net(subject: Subject, checker: Checker) -> None:
         p.data = checker.randn(*p.shape)
     images = checker.randn(3, 3, 32, 32)
     expected = reference(images).detach()
-    probe = _once(lambda: subject.probe("table_net", parameters=[p.detach() for p in reference.parameters()],
+    probe = once(lambda: subject.probe("table_net", parameters=[p.detach() for p in reference.parameters()],
                                         images=images.float()))
 
     def structure(case: Case):
@@ -593,8 +575,8 @@ def _count(graph: dict, names) -> int:
       hint="ConvNet(num_classes, in_channels) needs two or more convolutions, batch normalisation, a "
            "nonlinearity, pooling, a residual connection (add a block's input to its output) and a linear head.")
 def grade_convnet_contract(subject: Subject, checker: Checker) -> None:
-    default = _once(lambda: subject.probe("inspect_model", name="ConvNet", kwargs={}, input_shape=[4, 3, 32, 32], seed=0))
-    other = _once(lambda: subject.probe("inspect_model", name="ConvNet", kwargs={"num_classes": 7, "in_channels": 1},
+    default = once(lambda: subject.probe("inspect_model", name="ConvNet", kwargs={}, input_shape=[4, 3, 32, 32], seed=0))
+    other = once(lambda: subject.probe("inspect_model", name="ConvNet", kwargs={"num_classes": 7, "in_channels": 1},
                                         input_shape=[4, 1, 32, 32], seed=0))
 
     def shape(facts_of, expected):
@@ -641,7 +623,7 @@ def standin_tensors(count: int, seed: int):
 def grade_convnet_learns(subject: Subject, checker: Checker) -> None:
     train_x, train_y = standin_tensors(1500, seed=int(checker.randint(0, 10_000, (1,))))
     test_x, test_y = standin_tensors(500, seed=int(checker.randint(10_000, 20_000, (1,))))
-    trained = _once(lambda: subject.probe("train_classifier", name="ConvNet", kwargs={}, images=train_x, labels=train_y,
+    trained = once(lambda: subject.probe("train_classifier", name="ConvNet", kwargs={}, images=train_x, labels=train_y,
                                           test_images=test_x, steps=LEARN_STEPS, batch_size=LEARN_BATCH,
                                           lr=LEARN_RATE, seed=0))
 
@@ -671,7 +653,7 @@ def grade_get_loss_and_correct(subject: Subject, checker: Checker) -> None:
     loss = F.cross_entropy(logits, labels)
     loss.backward()
     n_correct = int((logits.argmax(1) == labels).sum())
-    facts = _once(lambda: subject.probe("loss_and_correct", weight=weight, bias=bias, images=images, labels=labels))
+    facts = once(lambda: subject.probe("loss_and_correct", weight=weight, bias=bias, images=images, labels=labels))
 
     def loss_value(case: Case):
         got = facts()["loss"]
@@ -711,7 +693,7 @@ def grade_step(subject: Subject, checker: Checker) -> None:
         F.cross_entropy(model(images), labels).backward()
         optimizer.step()
         expected.append([p.detach().clone() for p in model.parameters()])
-    facts = _once(lambda: subject.probe("two_steps", weight=weight, bias=bias, batches=batches, lr=lr))
+    facts = once(lambda: subject.probe("two_steps", weight=weight, bias=bias, batches=batches, lr=lr))
     for index, title in enumerate(("the first step updates the weights by -lr * gradient",
                                    "the second step uses only the second loss's gradient (no stale gradients)")):
         def run(case: Case, index=index):

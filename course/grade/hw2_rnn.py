@@ -18,7 +18,7 @@ with :mod:`course.data.echo`. A fresh instance of each class is checked for the 
 import torch
 
 from course.data import echo as echo_data
-from course.grade.checker import Case, Checker, describe_shape, part
+from course.grade.checker import Case, Checker, describe_shape, once, part
 from course.grade.forbidden import autograd_uses
 from course.grade.subject import StudentError, Subject
 from course.reference.gated_rnn import gated_rnn_backward, gated_rnn_forward
@@ -30,24 +30,6 @@ FLOAT32 = {"rtol": 1e-4, "atol": 1e-4}
 # real bug (a missing term changes the gradients at the 1e-2 level or more).
 FLOAT64 = {"rtol": 1e-7, "atol": 1e-9}
 GRADIENTS = ("W_x", "W_c", "W_h")  # the keys gated_rnn_backward returns, in the order graded
-
-
-def _once(fetch):
-    """``fetch()`` run at most once; a student failure is remembered and raised to every caller."""
-    memo = {}
-
-    def get():
-        if "value" not in memo:
-            try:
-                memo["value"] = fetch()
-            except StudentError as error:
-                memo["error"] = error
-                memo["value"] = None
-        if "error" in memo:
-            raise memo["error"]
-        return memo["value"]
-
-    return get
 
 
 def _summarise(case: Case, name: str, pairs, settings: int) -> None:
@@ -106,7 +88,7 @@ def grade_gated_rnn(subject: Subject, checker: Checker) -> None:
         n, m = x.shape[2], weights["W_h"].shape[0]
         return subject.probe("gated_rnn_run", input_size=n, hidden_size=m, weights=weights, x=x)
 
-    fetched = _once(lambda: [outputs(weights, x) for _, weights, x, _ in runs])
+    fetched = once(lambda: [outputs(weights, x) for _, weights, x, _ in runs])
 
     def check_output(case: Case, facts, expected, shape, dtype, tolerance) -> bool:
         output = facts["output"]
@@ -203,7 +185,7 @@ def grade_gated_rnn_backward(subject: Subject, checker: Checker) -> None:
                                "pass ran while it was called (.backward(), torch.autograd.grad or similar)")
         return outcomes
 
-    outcomes = _once(fetch)
+    outcomes = once(fetch)
     for name in GRADIENTS:
         def run(case: Case, name=name):
             for (described, _, expected), outcome in zip(runs, outcomes()):
@@ -293,7 +275,7 @@ def _accuracy_cases(subject: Subject, checker: Checker, model_name: str, class_n
                       if a[d:len(s)] != s[:max(len(s) - d, 0)]), None)
         return facts["type"], accuracy, wrong
 
-    measured = _once(fetch)
+    measured = once(fetch)
     for bar, weight in ACCURACY_TIERS:
         def run(case: Case, bar=bar):
             type_name, accuracy, wrong = measured()
