@@ -12,8 +12,13 @@ Prints the ratios the issues ask for: protected / plain, plain / floor, protecte
 Run: .venv/bin/python bench/autograde_overhead.py [--repeat N] [--notebook NAME]
 """
 
-import argparse
 import os
+
+from course.same_numbers import SAME_NUMBERS_ENV
+
+os.environ.update(SAME_NUMBERS_ENV)  # before torch is imported: train as the grader does
+
+import argparse
 import statistics
 import sys
 import tempfile

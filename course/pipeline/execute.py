@@ -37,6 +37,7 @@ from course.grade.checker import find_part, grade_part
 from course.grade.result import PartResult, Status
 from course.grade.subject import KernelSubject
 from course.pipeline.sanitize import UNREADABLE_MARKER
+from course.same_numbers import SAME_NUMBERS_ENV
 from course.sandbox import landlock
 from course.sandbox.manager import SandboxKernelManager
 
@@ -102,6 +103,7 @@ class Workspace:
             "OMP_NUM_THREADS": str(threads),
             "MKL_NUM_THREADS": str(threads),
             "PYTHONHASHSEED": "0",
+            **SAME_NUMBERS_ENV,  # the same training run on every grading machine
         })
         env.update(extra)
         return env

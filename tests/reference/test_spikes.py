@@ -1,7 +1,8 @@
 """The spike criterion on synthetic curves, and its calibration on real training runs (one CPU thread).
 
-The calibration runs here are a subset of ``bench/calibrate_spikes.py`` (seed 0, the grader's seed):
-the original procedure fails and two fixes of different kinds pass, with 95 % test accuracy.
+The calibration runs here are those of ``bench/calibrate_spikes.py`` at SEED, the grader's seed: the
+original procedure fails, and every honest fix (Adam at 5e-4, RMSprop at 3e-4, a lower rate with gradient
+clipping, a learning-rate schedule, larger minibatches) passes with 95 % test accuracy.
 """
 
 import math
@@ -114,11 +115,11 @@ def test_does_the_original_procedure_spike(one_thread):
     model, train_data, test_data = setup_run()
     history = fit_original(model, train_data, test_data, EPOCHS)
     spikes = count_spikes(history)
-    assert spikes["train_loss"] >= 10, spikes  # bench: 17-35 on seeds 0-2
+    assert spikes["train_loss"] >= 10, spikes  # bench: 40 at SEED, 15-54 on seeds 0-14
     assert max(history["test_loss"]) > math.log(4)  # "some above the loss before training"
 
 
-@pytest.mark.parametrize("name", ["adam 1e-3, batch 128", "rmsprop 3e-4 + clip 1"])
+@pytest.mark.parametrize("name", FIXES)
 def test_does_a_fix_pass_without_spikes_and_reach_95_percent(one_thread, name):
     model, train_data, test_data = setup_run()
     history = FIXES[name](model, train_data, test_data, EPOCHS)
