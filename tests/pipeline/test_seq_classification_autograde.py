@@ -73,10 +73,10 @@ def test_does_a_bug_cost_points_in_its_own_part_only(graded, student):
     assert {c: s for c, s in scores(result).items() if c != broken} == {c: p for c, p in AUTOGRADED.items() if c != broken}
 
 
-def test_does_the_feedback_say_why_the_original_procedure_fails(graded, course_dir):
+def test_does_the_feedback_say_why_the_original_procedure_loses_the_spike_points(graded, course_dir):
+    # At SEED the original procedure ends at 99 % (bench/calibrate_spikes.txt): it earns the accuracy half only.
     text = cell_text(autograded_notebook(course_dir, "seq-original", NOTEBOOK), "test_fit")
-    assert "0 / 5 points" in text
-    assert "[FAIL] final test accuracy at least 95%" in text and "below 95%" in text
+    assert "2.5 / 5 points" in text and "[PASS] final test accuracy at least 95%" in text
     assert "train_loss has" in text and "spike(s), at train_loss[" in text and "threshold 1" in text
     assert "Hint:" in text and "BEGIN HIDDEN TESTS" not in text
 
