@@ -30,7 +30,8 @@ from nbclient import NotebookClient
 from course.data.grading import prepare
 from course.tools.course_folder import make_course
 from course.tools.nbgrader_cmd import nbgrader
-from course.tools.notebooks import ASSIGNMENT, fill, notebook_paths, read
+from course.assignment import ASSIGNMENT
+from course.tools.notebooks import fill, notebook_paths, read
 from course.tools.samples import Sample, available_notebooks
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

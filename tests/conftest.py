@@ -13,7 +13,8 @@ from course.same_numbers import SAME_NUMBERS_ENV
 
 os.environ.update(SAME_NUMBERS_ENV)
 
-from support import REPO, make_course  # noqa: E402  (support imports torch)
+from course.probes.common import torch_threads  # noqa: E402  (imports torch)
+from support import REPO, make_course  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -26,6 +27,13 @@ def course_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def repo():
     return REPO
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread, as the grading kernel and the notebooks train (the same numbers, the calibrated timing)."""
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from nbgrader.api import Gradebook
 from course.tools.autograde import Outcome, autograde
 from course.tools.cli import course_config
 from course.tools import course_folder
-from course.tools.notebooks import ASSIGNMENT
+from course.assignment import ASSIGNMENT
 from course.tools.samples import Sample
 
 REPO = Path(__file__).resolve().parents[1]

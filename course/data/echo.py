@@ -21,7 +21,6 @@ import torch
 SYMBOLS = " " + string.ascii_lowercase  # index i is rendered as SYMBOLS[i]; blank is a space
 BLANK = 0
 NUM_SYMBOLS = len(SYMBOLS)  # 27
-NUM_LETTERS = NUM_SYMBOLS - 1  # 26
 DELAY = 4  # the delay of the fixed-delay task
 MAX_DELAY = 8  # the variable-delay task draws delays in 0..MAX_DELAY
 TEST_MIN_LENGTH, TEST_MAX_LENGTH = 15, 25  # graded strings have a length in this range, both included

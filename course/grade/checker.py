@@ -15,10 +15,9 @@ from typing import Callable
 
 import torch
 
+from course.assignment import NOTEBOOKS
 from course.grade.result import Finding, PartResult, Status
 from course.grade.subject import Aborted, StudentError, Subject
-
-NOTEBOOK_GRADERS = ("hw2_cnn", "hw2_rnn", "seq_classification")  # modules of course.grade, by notebook
 
 
 def seed_for(part_id: str) -> int:
@@ -27,6 +26,7 @@ def seed_for(part_id: str) -> int:
 
 
 def describe_shape(tensor) -> str:
+    """``(2, 3, 4)`` for a tensor of that shape."""
     return "(" + ", ".join(str(s) for s in tensor.shape) + ")"
 
 
@@ -48,9 +48,6 @@ class Case:
         if not condition:
             self.fail(problem)
         return bool(condition)
-
-    def expect_equal(self, name: str, got, expected) -> bool:
-        return self.expect(got == expected, f"{name} is {got!r}, expected {expected!r}")
 
     def expect_tensor(self, name: str, got, expected, *, rtol: float, atol: float, dtype=None) -> bool:
         """``got`` must be a tensor of ``expected``'s shape (and ``dtype``, if given) whose values
@@ -128,7 +125,7 @@ def part(part_id: str, title: str, points: float, hint: str = ""):
 def find_part(part_id: str) -> Part:
     """The registered part ``part_id``, importing its notebook's grader module on first use."""
     notebook = part_id.split(".", 1)[0]
-    if part_id not in PARTS and notebook in NOTEBOOK_GRADERS:
+    if part_id not in PARTS and notebook in NOTEBOOKS:
         importlib.import_module(f"course.grade.{notebook}")
     if part_id not in PARTS:
         raise KeyError(f"no grader is registered for part {part_id!r}")

@@ -6,7 +6,7 @@ student's results with the reference (forward) or with autograd on the reference
 (backward; the reference backward is cross-checked there, so a disagreement between the two is our
 bug, never the student's). The backward pass must be written by hand: the grader reads the source of
 ``gated_rnn_backward`` (and of the notebook functions it calls) for autograd, and watches for autograd's
-backward pass while the function runs (:func:`course.grade.probes_hw2_rnn.backward_by_hand`).
+backward pass while the function runs (:func:`course.probes.hw2_rnn.backward_by_hand`).
 
 Section 2 grades the models the notebook trained: the grader draws fresh strings (and delays), the
 probe only calls the trained model's ``test_run`` on them, and the character accuracy is computed here
@@ -19,16 +19,10 @@ import torch
 
 from course.data import echo as echo_data
 from course.grade.checker import Case, Checker, describe_shape, once, part
-from course.grade.forbidden import autograd_uses
+from course.grade.handwritten import autograd_uses
 from course.grade.subject import StudentError, Subject
+from course.grade.tolerances import FLOAT32, FLOAT64
 from course.reference.gated_rnn import gated_rnn_backward, gated_rnn_forward
-
-# float32 results are compared with float64 references: a dozen steps of float32 products and
-# sigmoids carry relative errors near 1e-6, so 1e-4 leaves room for any order of operations.
-FLOAT32 = {"rtol": 1e-4, "atol": 1e-4}
-# float64: any correct order of operations agrees to ~1e-13 on these sizes; 1e-7 still catches every
-# real bug (a missing term changes the gradients at the 1e-2 level or more).
-FLOAT64 = {"rtol": 1e-7, "atol": 1e-9}
 GRADIENTS = ("W_x", "W_c", "W_h")  # the keys gated_rnn_backward returns, in the order graded
 
 
@@ -56,6 +50,7 @@ def _weights(checker: Checker, n: int, m: int) -> dict[str, torch.Tensor]:
 @part("hw2_rnn.c_dimension", "The dimension of c[t]", 1,
       hint="c[t] multiplies h[t-1] element by element, so it has one entry per hidden unit.")
 def grade_c_dimension(subject: Subject, checker: Checker) -> None:
+    """c_dimension(n, m) on five random pairs with n != m, as an int."""
     sizes = []
     while len(sizes) < 5:
         n, m = _draw(checker, 1, 40), _draw(checker, 1, 40)
@@ -64,7 +59,7 @@ def grade_c_dimension(subject: Subject, checker: Checker) -> None:
 
     def run(case: Case):
         for n, m in sizes:
-            got = subject.probe("call", name="c_dimension", args=[n, m])["result"]
+            got = subject.probe("call", name="c_dimension", args=[n, m]).result
             case.expect(type(got) is int and got == m, f"c_dimension({n}, {m}) returned {got!r} (an int is expected)")
     checker.add(f"c_dimension(n, m) on {len(sizes)} random (n, m) with n != m", run)
 
@@ -74,6 +69,9 @@ def grade_c_dimension(subject: Subject, checker: Checker) -> None:
            "multiplies the old state h[t-1] and (1 - c[t]) the candidate W_x x[t]. With row vectors, W x[t] is "
            "x[:, t] @ W.T. Return the T states after h[0], stacked along dimension 1.")
 def grade_gated_rnn(subject: Subject, checker: Checker) -> None:
+    """A fresh GatedRNN on random sizes: parameter names and shapes (1 of 5), h and c with the
+    grader's weights in float64 on four shapes (2.5), in float32 keeping the dtype (1), and outputs
+    that keep the autograd graph (0.5)."""
     settings = [(_draw(checker, 1, 3), _draw(checker, 2, 10), _draw(checker, 1, 6), _draw(checker, 1, 6))
                 for _ in range(3)] + [(2, 1, 3, 4)]  # (B, T, n, m); the last checks a single step
     runs = []
@@ -91,13 +89,13 @@ def grade_gated_rnn(subject: Subject, checker: Checker) -> None:
     fetched = once(lambda: [outputs(weights, x) for _, weights, x, _ in runs])
 
     def check_output(case: Case, facts, expected, shape, dtype, tolerance) -> bool:
-        output = facts["output"]
+        output = facts.output
         if not case.expect(output is not None, f"GatedRNN({shape[2]}, {shape[3]}) has no parameters named W_c, W_h, "
                                                "W_x of the right shapes to load the test weights into"):
             return False
         if not case.expect(isinstance(output, tuple) and len(output) == 2, "forward should return a pair (h, c)"):
             return False
-        case.expect(not facts["mutated"], "forward modified its input x in place")
+        case.expect(not facts.mutated, "forward modified its input x in place")
         where = f" for x ({', '.join(map(str, shape[:3]))}), m = {shape[3]}"
         return (case.expect_tensor("h" + where, output[0], expected[0], dtype=dtype, **tolerance)
                 and case.expect_tensor("c" + where, output[1], expected[1], dtype=dtype, **tolerance))
@@ -105,9 +103,9 @@ def grade_gated_rnn(subject: Subject, checker: Checker) -> None:
     def parameters(case: Case):
         for (_, _, n, m), _, _, _ in runs[:2]:
             facts = subject.probe("gated_rnn_run", input_size=n, hidden_size=m, weights={}, x=torch.zeros(1, 1, n))
-            if not case.expect(facts["is_module"], "GatedRNN(n, m) should be an nn.Module"):
+            if not case.expect(facts.is_module, "GatedRNN(n, m) should be an nn.Module"):
                 return
-            got = {name: tuple(shape) for name, shape in facts["parameters"].items()}
+            got = {name: tuple(shape) for name, shape in facts.parameters.items()}
             wanted = {"W_c": (m, n), "W_h": (m, m), "W_x": (m, n)}
             case.expect(got == wanted, f"GatedRNN({n}, {m}) has parameters {got}, expected exactly {wanted}")
 
@@ -115,7 +113,7 @@ def grade_gated_rnn(subject: Subject, checker: Checker) -> None:
         for (shape, _, _, expected), facts in zip(runs, fetched()):
             if not check_output(case, facts, expected, shape, torch.float64, FLOAT64):
                 return
-        _summarise(case, "h and c", [(facts["output"][i], expected[i]) for (_, _, _, expected), facts
+        _summarise(case, "h and c", [(facts.output[i], expected[i]) for (_, _, _, expected), facts
                                       in zip(runs, fetched()) for i in (0, 1)], len(runs))
 
     def forward32(case: Case):
@@ -123,7 +121,7 @@ def grade_gated_rnn(subject: Subject, checker: Checker) -> None:
         check_output(case, facts, expected32, (2, 6, n32, m32), torch.float32, FLOAT32)
 
     def graph(case: Case):
-        output = fetched()[0]["output"]
+        output = fetched()[0].output
         if case.expect(isinstance(output, tuple) and len(output) == 2, "forward should return a pair (h, c)"):
             case.expect(all(isinstance(o, torch.Tensor) and o.facts.has_graph for o in output),
                         "h and c should stay connected to the weights' autograd graph (no .detach(), "
@@ -136,7 +134,7 @@ def grade_gated_rnn(subject: Subject, checker: Checker) -> None:
     checker.add("h and c keep the autograd graph to the weights", graph, 0.5)
 
 
-# --- gated_rnn_backward by hand (autograd use found by course.grade.forbidden.autograd_uses) -----
+# --- gated_rnn_backward by hand (autograd use found by course.grade.handwritten.autograd_uses) --
 
 def _autograd_gradients(x, weights, dl_dh):
     """The total weight gradients of L = sum(h * dl_dh), by autograd on the reference forward, with
@@ -157,6 +155,9 @@ def _autograd_gradients(x, weights, dl_dh):
            "h[t] reaches h[t+1] twice: directly (times c[t+1]) and through the gate c[t+1] = sigmoid(... + W_h h[t]). "
            "Check each gradient against finite differences on a tiny example with dl_dh only at the last step.")
 def grade_gated_rnn_backward(subject: Subject, checker: Checker) -> None:
+    """Each weight's gradient (a third each) against autograd on the reference forward in float64,
+    on five settings (loss at every step, at the last step only, a single step). Autograd in the
+    source, or autograd's backward running during the call, zeroes the part."""
     uses = autograd_uses(subject.cell_sources(), ["gated_rnn_backward"])
     if uses:
         checker.disqualify("gated_rnn_backward must compute the gradients by hand, without autograd, but it "
@@ -180,7 +181,7 @@ def grade_gated_rnn_backward(subject: Subject, checker: Checker) -> None:
 
     def fetch():
         outcomes = [subject.probe("backward_by_hand", args=args) for _, args, _ in runs]
-        if any(outcome["autograd_backward_ran"] for outcome in outcomes):
+        if any(outcome.autograd_backward_ran for outcome in outcomes):
             checker.disqualify("gated_rnn_backward must compute the gradients by hand, but autograd's backward "
                                "pass ran while it was called (.backward(), torch.autograd.grad or similar)")
         return outcomes
@@ -189,9 +190,9 @@ def grade_gated_rnn_backward(subject: Subject, checker: Checker) -> None:
     for name in GRADIENTS:
         def run(case: Case, name=name):
             for (described, _, expected), outcome in zip(runs, outcomes()):
-                grads = outcome["result"]
-                case.expect(not outcome["mutated_args"], f"modified its argument(s) {outcome['mutated_args']} in place")
-                if outcome["autograd_backward_ran"]:
+                grads = outcome.result
+                case.expect(not outcome.mutated_args, f"modified its argument(s) {outcome.mutated_args} in place")
+                if outcome.autograd_backward_ran:
                     case.fail("autograd's backward pass ran inside gated_rnn_backward")
                     return
                 if not case.expect(isinstance(grads, dict) and name in grads,
@@ -201,7 +202,7 @@ def grade_gated_rnn_backward(subject: Subject, checker: Checker) -> None:
                 if not case.expect_tensor(f"dL/d{name}", grads[name], expected[name], dtype=torch.float64, **FLOAT64):
                     case.fail(f"on {described}")
                     return
-            _summarise(case, f"dL/d{name}", [(outcome["result"][name], expected[name])
+            _summarise(case, f"dL/d{name}", [(outcome.result[name], expected[name])
                                               for (_, _, expected), outcome in zip(runs, outcomes())], len(runs))
         checker.add(f"dL/d{name} against autograd (float64) on {len(runs)} settings, recurrence included", run)
 
@@ -229,7 +230,7 @@ def _contract_case(subject: Subject, checker: Checker, class_name: str, args: li
     def run(case: Case):
         facts = subject.probe("echo_contract", class_name=class_name, args=args, x=x, delays=delays, strings=strings,
                               string_delays=None if delays is None else delays.tolist())
-        logits, answers = facts["logits"], facts["answers"]
+        logits, answers = facts.logits, facts.answers
         call = f"{class_name}({', '.join(map(str, args))})"
         shape_ok = case.expect(isinstance(logits, torch.Tensor) and tuple(logits.shape) == (batch, length, 27)
                                and logits.is_floating_point(),
@@ -237,9 +238,9 @@ def _contract_case(subject: Subject, checker: Checker, class_name: str, args: li
                                f"{' with delays (B,)' if variable else ''} returned "
                                f"{describe_shape(logits) if isinstance(logits, torch.Tensor) else type(logits).__name__}, "
                                f"expected logits ({batch}, {length}, 27)")
-        case.expect(facts["parameters"] > 0, f"{call} has no trainable parameters")
+        case.expect(facts.parameters > 0, f"{call} has no trainable parameters")
         if variable:
-            case.expect(facts["max_delay"] == args[1], f"{call}.max_delay is {facts['max_delay']!r}, expected {args[1]}")
+            case.expect(facts.max_delay == args[1], f"{call}.max_delay is {facts.max_delay!r}, expected {args[1]}")
         if not case.expect(isinstance(answers, list) and all(isinstance(a, str) and len(a) == length for a in answers),
                            f"test_run should return a string as long as its input ({length} characters), got "
                            f"{answers[0]!r}" if isinstance(answers, list) and answers else "test_run returned nothing"):
@@ -264,7 +265,7 @@ def _accuracy_cases(subject: Subject, checker: Checker, model_name: str, class_n
     def fetch():
         facts = subject.probe("echo_answers", model_name=model_name, strings=strings,
                               delays=delays if variable else None)
-        answers = facts["answers"]
+        answers = facts.answers
         if not isinstance(answers, list) or len(answers) != len(strings):
             raise StudentError(f"{model_name}.test_run did not answer every string")
         bad = [a for a in answers if not isinstance(a, str)]
@@ -273,7 +274,7 @@ def _accuracy_cases(subject: Subject, checker: Checker, model_name: str, class_n
         accuracy = echo_data.character_accuracy(answers, strings, delays)
         wrong = next(((s, d, a) for s, d, a in zip(strings, delays, answers)
                       if a[d:len(s)] != s[:max(len(s) - d, 0)]), None)
-        return facts["type"], accuracy, wrong
+        return facts.type, accuracy, wrong
 
     measured = once(fetch)
     for bar, weight in ACCURACY_TIERS:
@@ -294,6 +295,8 @@ def _accuracy_cases(subject: Subject, checker: Checker, model_name: str, class_n
            "1e-2, gradient clipping and a few hundred steps of 64 strings of length 25 are enough); test_run "
            "must one-hot encode the string, run the model and decode the argmax at every step.")
 def grade_gru_memory(subject: Subject, checker: Checker) -> None:
+    """1 point of 10 for the interface of a fresh GRUMemory(24), then the trained echo_model's
+    character accuracy on 500 fresh strings: 1, 2, 2 and 4 points for 50, 80, 95 and 99 %."""
     checker.add(f"GRUMemory({CONTRACT_HIDDEN_SIZE}): forward maps (B, L, 27) to logits (B, L, 27); test_run "
                 "returns the decoded argmax", _contract_case(subject, checker, "GRUMemory", [CONTRACT_HIDDEN_SIZE],
                                                              variable=False), CONTRACT_WEIGHT)
@@ -305,6 +308,8 @@ def grade_gru_memory(subject: Subject, checker: Checker) -> None:
            "each symbol) and consider one read-out per delay; train on all delays 0..8 (the long ones are the "
            "hardest) until the validation accuracy is above 99 %.")
 def grade_variable_delay_gru_memory(subject: Subject, checker: Checker) -> None:
+    """As grade_gru_memory, for VariableDelayGRUMemory(24, 8) and variable_echo_model on fresh
+    strings with delays drawn from 0..8."""
     args = [CONTRACT_HIDDEN_SIZE, echo_data.MAX_DELAY]
     checker.add(f"VariableDelayGRUMemory({args[0]}, {args[1]}): forward(x, delays) maps (B, L, 27) and (B,) to "
                 "logits (B, L, 27); max_delay; test_run(s, delay) returns the decoded argmax",

@@ -3,7 +3,7 @@ extra-credit norm recorder.
 
 Nothing the score depends on is taken from the kernel on trust. The grader builds the data
 (``course.data.temporal_order``) and the initial weights (``build_lstm(SEED)``) itself and ships them
-to the probes (``course.grade.probes_seq_classification``), which train the notebook's own LSTM with
+to the probes (``course.probes.seq_classification``), which train the notebook's own LSTM with
 the student's code and send back raw data: curves, final weights, the weights before the first step,
 recorded norms. The judging happens here: the final test accuracy is the grader's own evaluation of
 the returned weights, the spike criterion is ``course.reference.spikes`` applied to the returned
@@ -15,13 +15,14 @@ import functools
 import math
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 
 from course.data.temporal_order import N_TEST, held_out_set, training_set
-from course.grade.checker import Case, Checker, part
-from course.grade.probes_seq_classification import seq_grader_procedure
-from course.grade.subject import StudentError, Subject
+from course.grade.answers import as_curve, as_number
+from course.grade.checker import Case, Checker, once, part
+from course.grade.subject import Subject
+from course.probes.common import torch_threads
+from course.probes.seq_classification import FitRun, NormRecorder, grader_procedure
 from course.reference.seq_models import SimpleLSTM, build_lstm
 from course.reference.seq_training import (
     EPOCHS,
@@ -29,14 +30,13 @@ from course.reference.seq_training import (
     INITIAL_ACCURACY_TOLERANCE,
     INITIAL_LOSS,
     INITIAL_LOSS_TOLERANCE,
+    PASSING_ACCURACY,
     SEED,
-    NormRecorder,
     evaluate,
     setup_run,
 )
 from course.reference.spikes import CURVE_MIN_RISES, SPIKE_WINDOW, find_spikes, rises
 
-PASSING_ACCURACY = 0.95  # the assignment's target for the final test accuracy
 # A run whose final accuracy stays below twice chance has not learned: its flat curve has no spikes
 # to remove, so "no spikes" earns nothing there (a learning rate of 1e-7 would otherwise pass).
 LEARNING_BAR = 0.5
@@ -62,46 +62,6 @@ NORMS_HINT = ("Read each parameter's gradient norm as soon as backward has produ
               "'weight_norm' added, and remove the hooks before returning.")
 
 
-def _memo(fetch):
-    """``fetch()`` run at most once; a student failure is remembered and raised to every caller."""
-    memo = {}
-
-    def get():
-        if not memo:
-            try:
-                memo["value"] = fetch()
-            except StudentError as error:
-                memo["error"] = error
-        if "error" in memo:
-            raise memo["error"]
-        return memo["value"]
-
-    return get
-
-
-def as_number(value) -> float | None:
-    """A Python or NumPy number, or a one-element tensor, as a float; anything else is None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        return float(value.reshape(()))
-    if isinstance(value, np.ndarray) and value.size == 1:
-        return float(value.reshape(()))
-    return None
-
-
-def as_curve(value) -> list[float] | None:
-    """A curve as floats: a list or tuple of numbers (or one-element tensors), a 1-D tensor or array."""
-    if isinstance(value, (torch.Tensor, np.ndarray)) and value.ndim == 1:
-        return [float(v) for v in value.tolist()]
-    if isinstance(value, (list, tuple)):
-        numbers = [as_number(v) for v in value]
-        return None if any(n is None for n in numbers) else numbers
-    return None
-
-
 @functools.cache
 def _held_out():
     """The held-out set, built once per grading process (nothing here modifies it)."""
@@ -125,7 +85,9 @@ def _shipped_run() -> dict:
            "classes, what cross-entropy follows, and how often is a guess right when the classes are balanced? "
            "Give the accuracy as a fraction in [0, 1], not a percentage.")
 def grade_initial_values(subject: Subject, checker: Checker) -> None:
-    given = _memo(lambda: subject.probe("values", names=["INITIAL_LOSS", "INITIAL_ACCURACY"]))
+    """INITIAL_LOSS and INITIAL_ACCURACY (any number form), each within its tolerance of the value
+    expected before training; half each."""
+    given = once(lambda: subject.values("INITIAL_LOSS", "INITIAL_ACCURACY"))
     for name, expected, tolerance in (("INITIAL_LOSS", INITIAL_LOSS, INITIAL_LOSS_TOLERANCE),
                                       ("INITIAL_ACCURACY", INITIAL_ACCURACY, INITIAL_ACCURACY_TOLERANCE)):
         def run(case: Case, name=name, expected=expected, tolerance=tolerance):
@@ -156,11 +118,11 @@ class FitVerdict:
     returned_accuracy: float | None = None
 
 
-def _judge_start(outcome: dict, verdict: FitVerdict) -> SimpleLSTM | None:
+def _judge_start(outcome: FitRun, verdict: FitVerdict) -> SimpleLSTM | None:
     """Check that fit trained the given LSTM from the given weights and seed; the final model, if it loads."""
     reference = build_lstm(SEED)
     initial = reference.state_dict()
-    state = outcome["state"]
+    state = outcome.state
     shapes = {name: tuple(value.shape) for name, value in state.items() if isinstance(value, torch.Tensor)}
     expected_shapes = {name: tuple(value.shape) for name, value in initial.items()}
     if shapes != expected_shapes:
@@ -169,8 +131,8 @@ def _judge_start(outcome: dict, verdict: FitVerdict) -> SimpleLSTM | None:
         return None
     final = SimpleLSTM()
     final.load_state_dict({name: value.float() for name, value in state.items()})
-    verdict.steps = int(outcome["steps"])
-    first = outcome["first_step_weights"]
+    verdict.steps = int(outcome.steps)
+    first = outcome.first_step_weights
     if verdict.steps == 0 or first is None:
         verdict.start_problems.append("no optimisation step was taken on the parameters of the model passed to "
                                       "fit (did fit build a new model or new layers?)")
@@ -181,16 +143,16 @@ def _judge_start(outcome: dict, verdict: FitVerdict) -> SimpleLSTM | None:
             verdict.start_problems.append(
                 f"the weights before the first optimisation step are not the given initial weights (largest "
                 f"difference {differences[worst]:.3g} in {worst}): fit must not re-initialise the model")
-    if int(outcome["torch_seed"]) != SEED:
-        verdict.start_problems.append(f"fit re-seeded torch's random number generator (with {outcome['torch_seed']}); "
+    if int(outcome.torch_seed) != SEED:
+        verdict.start_problems.append(f"fit re-seeded torch's random number generator (with {outcome.torch_seed}); "
                                       f"the seed is fixed at SEED = {SEED}")
     return final
 
 
-def _judge_curves(outcome: dict, verdict: FitVerdict, epochs: int) -> None:
+def _judge_curves(outcome: FitRun, verdict: FitVerdict, epochs: int) -> None:
     """Check that the returned history is the run's: one train loss per step, one test value per epoch,
     and the last test values those of the final weights."""
-    history = outcome["history"]
+    history = outcome.history
     if not isinstance(history, dict):
         verdict.curve_problems.append(f"fit returned a {type(history).__name__}, expected a dict with 'train_loss', "
                                       "'test_loss' and 'test_acc'")
@@ -227,7 +189,7 @@ def _judge_curves(outcome: dict, verdict: FitVerdict, epochs: int) -> None:
             f"held-out set, {verdict.loss:.4f} as the grader measures it (tolerance {allowed:.3g})")
 
 
-def judge_fit(outcome: dict, epochs: int = EPOCHS) -> FitVerdict:
+def judge_fit(outcome: FitRun, epochs: int = EPOCHS) -> FitVerdict:
     """The grader's conclusions from the raw data of one ``fit`` run (see ``seq_fit_run``)."""
     verdict = FitVerdict()
     final = _judge_start(outcome, verdict)
@@ -253,7 +215,12 @@ def describe_spikes(curve: str, values: list[float], min_rise: float) -> str:
 
 @part("seq_classification.fit", "fit: training without spikes to 95% test accuracy", 5, hint=FIT_HINT)
 def grade_fit(subject: Subject, checker: Checker) -> None:
-    verdict = _memo(lambda: judge_fit(subject.probe("seq_fit_run", epochs=EPOCHS, **_shipped_run())))
+    """The grader trains build_lstm(SEED) with the student's fit for EPOCHS epochs on its own copy
+    of the data and judges the raw run: it must train the given model from its initial weights
+    without re-seeding, and return curves that describe the run (both required, no points of their
+    own); then 2.5 points for a final test accuracy of at least PASSING_ACCURACY (the grader's own
+    evaluation of the final weights) and 2.5 for no spikes on a run that learns."""
+    verdict = once(lambda: judge_fit(subject.probe("fit_run", epochs=EPOCHS, **_shipped_run())))
 
     def start(case: Case):
         found = verdict()
@@ -319,13 +286,8 @@ def grade_fit(subject: Subject, checker: Checker) -> None:
 def _grader_procedure_run():
     """The grader's clipped procedure, run here from the notebook's start: history and recorded norms."""
     model, train_data, test_data = setup_run(SEED)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as the probe runs it, so the floats are the same
-    try:
-        with NormRecorder(model) as recorder:
-            history = seq_grader_procedure(model, train_data, test_data, EC_EPOCHS)
-    finally:
-        torch.set_num_threads(threads)
+    with torch_threads(1), NormRecorder(model) as recorder:  # one thread, as the probe runs it: the same floats
+        history = grader_procedure(model, train_data, test_data, EC_EPOCHS)
     return history, recorder
 
 
@@ -364,10 +326,13 @@ def compare_norms(case: Case, result, expected_grad: dict, expected_weight: dict
 
 @part("seq_classification.record_norms", "Extra credit: record_norms", 3, hint=NORMS_HINT)
 def grade_record_norms(subject: Subject, checker: Checker) -> None:
+    """The student's record_norms on the grader's clipped procedure (2 of 3: every norm against the
+    grader's own recording of the same run, and the procedure's history returned) and on the
+    student's fit (1: against the probe's hooks in the same run)."""
     def on_grader_procedure(case: Case):
         history, recorder = _grader_procedure_run()
-        outcome = subject.probe("seq_record_norms_run", epochs=EC_EPOCHS, procedure="grader", **_shipped_run())
-        result = outcome["result"]
+        outcome = subject.probe("record_norms_run", epochs=EC_EPOCHS, procedure="grader", **_shipped_run())
+        result = outcome.result
         compare_norms(case, result, recorder.grad_norm, recorder.weight_norm, recorder.steps)
         if isinstance(result, dict):
             returned = as_curve(result.get("train_loss"))
@@ -378,11 +343,11 @@ def grade_record_norms(subject: Subject, checker: Checker) -> None:
                                    rtol=NORM_RTOL, atol=NORM_ATOL)
 
     def on_student_fit(case: Case):
-        outcome = subject.probe("seq_record_norms_run", epochs=EC_EPOCHS, procedure="fit", **_shipped_run())
-        if not case.expect(outcome["steps"] > 0, "your fit took no optimisation step on the model it was given, "
+        outcome = subject.probe("record_norms_run", epochs=EC_EPOCHS, procedure="fit", **_shipped_run())
+        if not case.expect(outcome.steps > 0, "your fit took no optimisation step on the model it was given, "
                                                  "so there is nothing to compare"):
             return
-        compare_norms(case, outcome["result"], outcome["grad_norm"], outcome["weight_norm"], outcome["steps"])
+        compare_norms(case, outcome.result, outcome.grad_norm, outcome.weight_norm, outcome.steps)
 
     checker.add(f"record_norms on the grader's RMSprop procedure with gradient clipping ({EC_EPOCHS} epochs): gradient "
                 "norms before clipping and weight norms after every step, against the grader's own run",

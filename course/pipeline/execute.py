@@ -15,11 +15,7 @@ student's cells in a sandboxed kernel (:mod:`course.sandbox`), cell by cell as n
 * a record of every part's status, points and time is written for the instructor's tools.
 """
 
-import ast
-import json
 import os
-import shutil
-import tempfile
 import time
 from queue import Empty
 
@@ -27,7 +23,6 @@ import nbformat
 from jupyter_core.utils import ensure_async, run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
-from nbgrader import utils
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Integer, Unicode
 
@@ -36,80 +31,21 @@ from course.data import grading as grading_data
 from course.grade.checker import find_part, grade_part
 from course.grade.result import PartResult, Status
 from course.grade.subject import KernelSubject
+from course.pipeline import points
+from course.pipeline.markers import grade_id, is_test_cell, part_ids
+from course.pipeline.record import CellRecord, FailedCheck, GradingRecord, PartRecord
 from course.pipeline.sanitize import UNREADABLE_MARKER
-from course.same_numbers import SAME_NUMBERS_ENV
+from course.pipeline.workspace import Workspace, denied_paths
 from course.sandbox import landlock
 from course.sandbox.manager import SandboxKernelManager
 
-BEGIN_HIDDEN, END_HIDDEN = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
 PING_TIMEOUT = 20.0  # seconds a healthy idle kernel takes, at most, to answer
 COURSE_RESOURCES = "course"  # resources[...] key under which this step reports to later steps
 
 
-def hidden_region(source: str) -> str:
-    """The text between the hidden-test markers of a cell ('' when there are none)."""
-    inside, lines = False, []
-    for line in source.splitlines():
-        if BEGIN_HIDDEN in line:
-            inside = True
-        elif END_HIDDEN in line:
-            inside = False
-        elif inside:
-            lines.append(line)
-    return "\n".join(lines)
-
-
-def part_ids(source: str) -> list[str]:
-    """Part ids named by ``check("<id>", ...)`` calls in the hidden region of a test cell."""
-    try:
-        tree = ast.parse(hidden_region(source))
-    except SyntaxError:
-        return []
-    ids = []
-    for node in ast.walk(tree):
-        if (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)
-                and isinstance(node.args[0].value, str)
-                and getattr(node.func, "id", getattr(node.func, "attr", None)) == "check"):
-            ids.append(node.args[0].value)
-    return ids
-
-
-def is_test_cell(cell) -> bool:
-    """An autograder test cell: graded, not a student answer, code."""
-    return cell.cell_type == "code" and utils.is_grade(cell) and not utils.is_solution(cell)
-
-
 def error_output(name: str, message: str):
+    """An error output as a cell's own error would show it."""
     return nbformat.v4.new_output("error", ename=name, evalue=message, traceback=[f"{name}: {message}"])
-
-
-class Workspace:
-    """The folders of one graded notebook: the kernel's working directory and the probe files."""
-
-    def __init__(self):
-        self.root = tempfile.mkdtemp(prefix="course-grading-")
-        self.work = os.path.join(self.root, "work")  # the kernel's only writable folder
-        for sub in ("io", "tmp", "home", "ipython", "matplotlib"):
-            os.makedirs(os.path.join(self.work, "." + sub if sub != "io" else ".probes"), exist_ok=True)
-        self.io = os.path.join(self.work, ".probes")
-
-    def environment(self, threads: int, extra: dict) -> dict:
-        env = dict(os.environ)
-        env.update({
-            "HOME": os.path.join(self.work, ".home"),
-            "TMPDIR": os.path.join(self.work, ".tmp"),
-            "IPYTHONDIR": os.path.join(self.work, ".ipython"),
-            "MPLCONFIGDIR": os.path.join(self.work, ".matplotlib"),
-            "OMP_NUM_THREADS": str(threads),
-            "MKL_NUM_THREADS": str(threads),
-            "PYTHONHASHSEED": "0",
-            **SAME_NUMBERS_ENV,  # the same training run on every grading machine
-        })
-        env.update(extra)
-        return env
-
-    def remove(self):
-        shutil.rmtree(self.root, ignore_errors=True)
 
 
 class GuardedExecute(Execute):
@@ -134,7 +70,7 @@ class GuardedExecute(Execute):
         self.workspace = Workspace()
         self.replayable: list[int] = []  # cells that ran to the end: replayed after a restart
         self.restarts, self.gave_up, self._hung = 0, False, False
-        self.cell_records: list[dict] = []
+        self.cell_records: list[CellRecord] = []
         started = time.monotonic()
         try:
             self._start_kernel()
@@ -158,7 +94,7 @@ class GuardedExecute(Execute):
         else:
             if is_test_cell(cell):
                 self.log.warning("Test cell %s names no check(...) part: running it inside the kernel",
-                                 cell.metadata.nbgrader.get("grade_id"))
+                                 grade_id(cell))
             self._run_student_cell(index, cell)
 
     # ------------------------------------------------------------------ the kernel
@@ -171,12 +107,7 @@ class GuardedExecute(Execute):
                                "to grade without the sandbox.")
         data_env = grading_data.prepare(self.data_root)
         db_url = self.resources.get("nbgrader", {}).get("db_url", "")
-        package = os.path.dirname(course.__file__)
-        deny = [os.getcwd(), package]  # the course folder and the hidden package
-        if os.path.basename(os.path.dirname(package)) not in ("site-packages", "dist-packages"):
-            deny.append(os.path.dirname(package))  # the repository the package is installed from
-        if db_url.startswith("sqlite:///"):
-            deny.append(os.path.dirname(os.path.abspath(db_url[len("sqlite:///"):].split("?")[0])))
+        deny = denied_paths(os.getcwd(), os.path.dirname(course.__file__), db_url)
         self.km = SandboxKernelManager(
             kernel_name=self.nb.metadata.get("kernelspec", {}).get("name", "python3"), config=self.config,
             workdir=self.workspace.work, read_dirs=list(data_env.values()), deny_paths=deny,
@@ -270,8 +201,8 @@ class GuardedExecute(Execute):
             result = grade_part(pid, subject)
             graded.append((pid, result, time.monotonic() - started))
             if result.status is Status.GRADER_ERROR:
-                self.log.error("Grader error in part %s (cell %s):\n%s", pid, cell.metadata.nbgrader["grade_id"], result.note)
-                self.resources[COURSE_RESOURCES]["grader_errors"].append(cell.metadata.nbgrader["grade_id"])
+                self.log.error("Grader error in part %s (cell %s):\n%s", pid, grade_id(cell), result.note)
+                self.resources[COURSE_RESOURCES]["grader_errors"].append(grade_id(cell))
             if result.status is Status.KERNEL_DIED or self._hung:
                 self._restart_kernel(f"grading {pid} stopped the kernel")
             elif result.status in (Status.TIMEOUT, Status.OUT_OF_MEMORY) and not self._kernel_healthy():
@@ -284,29 +215,19 @@ class GuardedExecute(Execute):
     def _write_outputs(self, cell, graded):
         """The test cell's outputs: every part's feedback, then the points as the last value."""
         max_points = float(cell.metadata.nbgrader.get("points", 0))
-        weights = []
-        for pid, _, _ in graded:
-            try:
-                weights.append(find_part(pid).points)
-            except KeyError:
-                weights.append(1.0)
-        total = sum(weights) or 1.0
-        reports, earned = [], 0.0
-        for (pid, result, _), weight in zip(graded, weights):
-            share = max_points * weight / total
-            reports.append(result.report(share))
-            earned += result.points(share)
-        earned = round(min(earned, max_points), 2)
+        parts_shares = points.shares(max_points, [_declared_points(pid) for pid, _, _ in graded])
+        reports = [result.report(share) for (_, result, _), share in zip(graded, parts_shares)]
+        earned = points.cell_total([result.points(share) for (_, result, _), share in zip(graded, parts_shares)],
+                                   max_points)
         self.code_cells_executed += 1
         cell.execution_count = self.code_cells_executed
         cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="\n\n".join(reports) + "\n"),
                         nbformat.v4.new_output("execute_result", data={"text/plain": f"{earned:g}"},
                                                execution_count=cell.execution_count)]
-        self.cell_records.append({
-            "grade_id": cell.metadata.nbgrader.get("grade_id"), "points": earned, "max_points": max_points,
-            "parts": [{"part": pid, "status": result.status.value, "fraction": round(result.fraction, 4),
-                       "disqualified": result.disqualified, "seconds": round(seconds, 2)}
-                      for pid, result, seconds in graded]})
+        self.cell_records.append(CellRecord(grade_id(cell), earned, max_points, [
+            PartRecord(pid, result.status.value, round(result.fraction, 4), result.disqualified, round(seconds, 2),
+                       [FailedCheck(f.what, f.detail) for f in result.findings if not f.passed])
+            for pid, result, seconds in graded]))
 
     # ------------------------------------------------------------------ the record
 
@@ -314,12 +235,15 @@ class GuardedExecute(Execute):
         info = self.resources.get("nbgrader", {})
         if not info.get("student"):
             return
-        folder = os.path.join(self.record_dir, info["assignment"], info["student"])
-        os.makedirs(folder, exist_ok=True)
         unreadable = bool(self.nb.cells) and UNREADABLE_MARKER in self.nb.cells[0].source
-        record = {"student": info["student"], "assignment": info["assignment"], "notebook": info["notebook"],
-                  "seconds": round(seconds, 2), "kernel_restarts": self.restarts, "gave_up": self.gave_up,
-                  "unreadable": unreadable,
-                  "grader_errors": self.resources[COURSE_RESOURCES]["grader_errors"], "cells": self.cell_records}
-        with open(os.path.join(folder, info["notebook"] + ".json"), "w") as f:
-            json.dump(record, f, indent=1)
+        GradingRecord(info["student"], info["assignment"], info["notebook"], round(seconds, 2), self.restarts,
+                      self.gave_up, unreadable, self.resources[COURSE_RESOURCES]["grader_errors"],
+                      self.cell_records).write(self.record_dir)
+
+
+def _declared_points(part_id: str) -> float:
+    """The points a part's grader declares (1 for a part no grader knows: it is a grader error)."""
+    try:
+        return find_part(part_id).points
+    except KeyError:
+        return 1.0

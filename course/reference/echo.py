@@ -5,15 +5,15 @@ The data, its encoding, the rendering of an answer and the accuracy are defined 
 :mod:`course.data.echo`.
 """
 
-import contextlib
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
 from course.data import echo as data
+from course.probes.common import torch_threads
 
 
 class GRUMemory(nn.Module):
@@ -220,17 +220,6 @@ def _seeded(seed: int, build: Callable[[], nn.Module]) -> nn.Module:
         return build()
 
 
-@contextlib.contextmanager
-def _torch_threads(num_threads: int) -> Iterator[None]:
-    """Run the block with ``num_threads`` intra-op threads, then restore the previous count."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(num_threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def _train(
     model: nn.Module,
     loss_of_batch: Callable[[], torch.Tensor],
@@ -242,7 +231,7 @@ def _train(
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=recipe.max_steps)
     log = TrainingLog()
     start = time.perf_counter()
-    with _torch_threads(recipe.num_threads):
+    with torch_threads(recipe.num_threads):
         for step in range(1, recipe.max_steps + 1):
             loss = loss_of_batch()
             optimizer.zero_grad()

@@ -14,58 +14,57 @@ LSTM_HIDDEN_SIZE = 12  # section "Visualize LSTM"
 RNN_HIDDEN_SIZE = 4  # the small network of the notebook's first experiments, on EASY sequences
 
 
-class SimpleRNN(nn.Module):
-    """One tanh RNN layer and a linear read-out of its last hidden state.
+class LastStepClassifier(nn.Module):
+    """A recurrent layer and a linear read-out of its last hidden state.
+
+    Args:
+        layer_name: the layer's attribute name, which prefixes its parameter names (``lstm.weight_hh_l0``).
+        layer: the recurrent layer (``batch_first=True``), built before the read-out (the order in which
+            the seeded initial weights are drawn).
+        hidden_size: its number of units.
+        num_classes: logits per sequence.
+
+    Shape:
+        x: (B, T, input_size)  ->  logits: (B, num_classes)
+    """
+
+    def __init__(self, layer_name: str, layer: nn.Module, hidden_size: int, num_classes: int):
+        super().__init__()
+        self.layer_name = layer_name
+        setattr(self, layer_name, layer)
+        self.linear = nn.Linear(hidden_size, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, _ = getattr(self, self.layer_name)(x)  # (B, T, H)
+        return self.linear(h[:, -1])  # (B, num_classes)
+
+
+class SimpleRNN(LastStepClassifier):
+    """One tanh RNN layer (``rnn``) and a linear read-out of its last hidden state.
 
     Args:
         input_size: symbols per one-hot vector. Default: 8.
         hidden_size: units of the recurrent layer. Default: 4.
         num_classes: logits per sequence. Default: 4.
-
-    Shape:
-        x: (B, T, input_size)  ->  logits: (B, num_classes)
     """
 
-    def __init__(
-        self,
-        input_size: int = len(SYMBOLS),
-        hidden_size: int = RNN_HIDDEN_SIZE,
-        num_classes: int = len(CLASSES),
-    ):
-        super().__init__()
-        self.rnn = nn.RNN(input_size, hidden_size, batch_first=True)
-        self.linear = nn.Linear(hidden_size, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h, _ = self.rnn(x)  # (B, T, H)
-        return self.linear(h[:, -1])  # (B, num_classes)
+    def __init__(self, input_size: int = len(SYMBOLS), hidden_size: int = RNN_HIDDEN_SIZE,
+                 num_classes: int = len(CLASSES)):
+        super().__init__("rnn", nn.RNN(input_size, hidden_size, batch_first=True), hidden_size, num_classes)
 
 
-class SimpleLSTM(nn.Module):
-    """One LSTM layer and a linear read-out of its last hidden state.
+class SimpleLSTM(LastStepClassifier):
+    """One LSTM layer (``lstm``) and a linear read-out of its last hidden state.
 
     Args:
         input_size: symbols per one-hot vector. Default: 8.
         hidden_size: units of the LSTM. Default: 12.
         num_classes: logits per sequence. Default: 4.
-
-    Shape:
-        x: (B, T, input_size)  ->  logits: (B, num_classes)
     """
 
-    def __init__(
-        self,
-        input_size: int = len(SYMBOLS),
-        hidden_size: int = LSTM_HIDDEN_SIZE,
-        num_classes: int = len(CLASSES),
-    ):
-        super().__init__()
-        self.lstm = nn.LSTM(input_size, hidden_size, batch_first=True)
-        self.linear = nn.Linear(hidden_size, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h, _ = self.lstm(x)  # (B, T, H)
-        return self.linear(h[:, -1])  # (B, num_classes)
+    def __init__(self, input_size: int = len(SYMBOLS), hidden_size: int = LSTM_HIDDEN_SIZE,
+                 num_classes: int = len(CLASSES)):
+        super().__init__("lstm", nn.LSTM(input_size, hidden_size, batch_first=True), hidden_size, num_classes)
 
 
 def build_rnn(seed: int) -> SimpleRNN:

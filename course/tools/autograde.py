@@ -8,7 +8,6 @@ finished student, and a rerun updates rows instead of adding them. A server grad
 (``db_url`` not SQLite) is written by the workers directly.
 """
 
-import json
 import os
 import queue
 import shutil
@@ -23,7 +22,9 @@ from sqlalchemy.exc import SAWarning
 from tqdm import tqdm
 
 from course.tools.nbgrader_cmd import nbgrader
-from course.tools.notebooks import ASSIGNMENT
+from course.assignment import ASSIGNMENT
+from course.dburl import sqlite_path, sqlite_url
+from course.pipeline.record import read_records
 
 
 @dataclass
@@ -70,20 +71,9 @@ def merge_student(source_url: str, target_url: str, assignment: str, student: st
         target.db.commit()
 
 
-def sqlite_path(db_url: str) -> str | None:
-    prefix = "sqlite:///"
-    return db_url[len(prefix):].split("?")[0] if db_url.startswith(prefix) else None
-
-
-def _records(root: str, student: str) -> list[dict]:
-    folder = os.path.join(root, "reports", "grading", ASSIGNMENT, student)
-    if not os.path.isdir(folder):
-        return []
-    records = []
-    for name in sorted(os.listdir(folder)):
-        with open(os.path.join(folder, name)) as f:
-            records.append(json.load(f))
-    return records
+def grading_records(root: str) -> str:
+    """The folder of the grading records of the course in ``root`` (``GuardedExecute.record_dir``)."""
+    return os.path.join(root, "reports", "grading")
 
 
 def grade_one(root: str, student: str, db_url: str, force: bool) -> Outcome:
@@ -93,13 +83,13 @@ def grade_one(root: str, student: str, db_url: str, force: bool) -> Outcome:
     args = ["autograde", ASSIGNMENT, "--student", student, f"--CourseDirectory.db_url={db_url}"]
     result = nbgrader(args + (["--force"] if force else []), root, log_path=log, check=False)
     outcome = Outcome(student, result.returncode == 0, time.monotonic() - started, log=log)
-    for record in _records(root, student):
-        outcome.restarts += record["kernel_restarts"]
-        outcome.grader_errors += len(record["grader_errors"])
-        if record["unreadable"]:
-            outcome.unreadable.append(record["notebook"])
-        outcome.points += sum(cell["points"] for cell in record["cells"])
-        outcome.max_points += sum(cell["max_points"] for cell in record["cells"])
+    for record in read_records(grading_records(root), ASSIGNMENT, student):
+        outcome.restarts += record.kernel_restarts
+        outcome.grader_errors += len(record.grader_errors)
+        if record.unreadable:
+            outcome.unreadable.append(record.notebook)
+        outcome.points += record.points
+        outcome.max_points += record.max_points
     return outcome
 
 
@@ -119,7 +109,7 @@ def autograde(root: str, students: list[str], db_url: str, workers: int = 1, for
         else:
             copy = os.path.join(scratch, f"gradebook-{slot}.db")
             shutil.copy(target, copy)
-            free.put("sqlite:///" + copy)
+            free.put(sqlite_url(copy))
 
     def task(student: str):
         url = free.get()

@@ -10,7 +10,6 @@
 """
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -22,7 +21,9 @@ from nbgrader.api import Gradebook
 from course.tools import autograde as autograding
 from course.tools import check_release, collect, export, samples
 from course.tools.nbgrader_cmd import nbgrader
-from course.tools.notebooks import ASSIGNMENT
+from course.assignment import ASSIGNMENT
+from course.dburl import sqlite_path
+from course.pipeline.record import read_records
 
 
 def course_config(root: str):
@@ -47,15 +48,10 @@ def score_table(outcomes) -> str:
     """Per student and notebook: autograded points, the student's status and time."""
     lines = [f"{'student':<12} {'notebook':<20} {'autograded':>12}   status"]
     for outcome in outcomes:
-        folder = os.path.join("reports", "grading", ASSIGNMENT, outcome.student)
-        records = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
-        for name in records:
-            with open(os.path.join(folder, name)) as f:
-                record = json.load(f)
-            points = sum(c["points"] for c in record["cells"])
-            maximum = sum(c["max_points"] for c in record["cells"])
-            lines.append(f"{outcome.student:<12} {record['notebook']:<20} {points:>5g} / {maximum:<4g}   "
-                         f"{outcome.status}, {record['seconds']:.0f} s")
+        records = read_records(autograding.grading_records(os.getcwd()), ASSIGNMENT, outcome.student)
+        for record in records:
+            lines.append(f"{outcome.student:<12} {record.notebook:<20} {record.points:>5g} / {record.max_points:<4g}   "
+                         f"{outcome.status}, {record.seconds:.0f} s")
         if not records:
             lines.append(f"{outcome.student:<12} {'-':<20} {'-':>12}   {outcome.status}")
     return "\n".join(lines)
@@ -126,7 +122,7 @@ def reset_demo(root: str) -> None:
     """Start the demo from a clean slate, unless the gradebook holds real students (then refuse)."""
     demo = {s.student for s in samples.demo_samples(root)}
     url = db_url(root)
-    if url.startswith("sqlite:///") and os.path.exists(url[len("sqlite:///"):]):
+    if sqlite_path(url) and os.path.exists(sqlite_path(url)):
         with Gradebook(url) as gradebook:
             others = {s.id for s in gradebook.students} - demo
         if others:

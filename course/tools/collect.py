@@ -11,7 +11,7 @@ import shutil
 from nbgrader.plugins import FileNameCollectorPlugin
 
 from course.tools.nbgrader_cmd import nbgrader
-from course.tools.notebooks import ASSIGNMENT
+from course.assignment import ASSIGNMENT
 
 # How common LMSs name the files of a bulk download (the student id is the LMS login or name).
 LMS_PATTERNS = {

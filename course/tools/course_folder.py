@@ -4,7 +4,7 @@ import os
 import shutil
 
 from course.tools.nbgrader_cmd import nbgrader
-from course.tools.notebooks import ASSIGNMENT
+from course.assignment import ASSIGNMENT
 
 
 def make_course(root: str, repo: str) -> str:

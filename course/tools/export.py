@@ -9,7 +9,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from nbgrader.api import Gradebook  # noqa: E402
 
-from course.tools.notebooks import ASSIGNMENT, is_extra_credit  # noqa: E402
+from course.assignment import ASSIGNMENT  # noqa: E402
+from course.tools.notebooks import is_extra_credit  # noqa: E402
 
 
 def scores(db_url: str) -> tuple[list[str], dict[str, dict[str, float]], dict[str, float]]:

@@ -4,9 +4,9 @@ import os
 
 import nbformat
 
+from course.assignment import ASSIGNMENT
+
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
-ASSIGNMENT = "hw2"
-NOTEBOOKS = ("hw2_cnn", "hw2_rnn", "seq_classification")
 EXTRA_CREDIT_PREFIX = "ec_"  # graded cells whose grade id starts so are extra credit: beyond the maximum
 
 

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 import nbformat
 
 from course.tools import colab
-from course.tools.notebooks import ASSIGNMENT, fill, grade_id, notebook_paths, read
+from course.assignment import ASSIGNMENT
+from course.tools.notebooks import fill, grade_id, notebook_paths, read
 
 
 @dataclass(frozen=True)

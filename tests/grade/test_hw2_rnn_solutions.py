@@ -9,8 +9,9 @@ import torch
 
 from course.data import echo as echo_data
 from course.grade.checker import PARTS, find_part, grade_part
-from course.grade.forbidden import autograd_uses
+from course.grade.handwritten import autograd_uses
 from course.grade.subject import LocalSubject
+from course.probes.common import torch_threads
 from course.reference import echo, gated_rnn
 from course.tools.notebooks import grade_id, read, without_markers
 
@@ -58,15 +59,13 @@ def run_notebook(repo) -> dict:
 def notebook(repo):
     import matplotlib.pyplot as plt
 
-    show, threads = plt.show, torch.get_num_threads()
+    show = plt.show
     plt.show = lambda *args, **kwargs: None
-    torch.set_num_threads(1)  # as in the grading kernel (and the reference recipes): the same arithmetic
-    try:
-        with torch.random.fork_rng(devices=[]):
+    try:  # one thread, as in the grading kernel (and the reference recipes): the same arithmetic
+        with torch_threads(1), torch.random.fork_rng(devices=[]):
             yield run_notebook(repo)
     finally:
         plt.show = show
-        torch.set_num_threads(threads)
 
 
 def generator(seed=7):

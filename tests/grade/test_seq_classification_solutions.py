@@ -15,6 +15,8 @@ from course.data import temporal_order
 from course.grade.checker import PARTS, find_part, grade_part
 from course.grade.seq_classification import judge_fit
 from course.grade.subject import LocalSubject
+from course.probes.common import torch_threads
+from course.probes.seq_classification import FitRun, NormRecorder
 from course.reference import seq_training, spikes
 from course.reference.seq_models import build_lstm, build_rnn
 from course.same_numbers import SAME_NUMBERS_ENV
@@ -28,22 +30,13 @@ SKIPPED = {"original_run", "lstm_states", "ec_plot"}
 @pytest.fixture(scope="module")
 def notebook(repo):
     """The namespace of the source notebook's given and solution cells, run in order."""
-    threads = torch.get_num_threads()
     namespace = {}
-    for cell in read(str(repo / "source" / "hw2" / f"{NOTEBOOK}.ipynb")).cells:
-        name = grade_id(cell)
-        if cell.cell_type == "code" and name and name not in SKIPPED and not name.startswith(("test_", "ec_norms")):
-            exec(compile(without_markers(cell.source), f"<cell {name}>", "exec"), namespace)
-    torch.set_num_threads(threads)  # the setup cell asks for one thread; the rest of the session keeps its own
+    with torch_threads(torch.get_num_threads()):  # the setup cell asks for one thread; the session keeps its own
+        for cell in read(str(repo / "source" / "hw2" / f"{NOTEBOOK}.ipynb")).cells:
+            name = grade_id(cell)
+            if cell.cell_type == "code" and name and name not in SKIPPED and not name.startswith(("test_", "ec_norms")):
+                exec(compile(without_markers(cell.source), f"<cell {name}>", "exec"), namespace)
     yield namespace
-
-
-@pytest.fixture
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def same_data(ours, theirs) -> bool:
@@ -163,7 +156,7 @@ def test_are_the_solution_values_the_references(notebook):
 
 def test_does_the_solution_record_norms_as_the_reference_recorder(notebook, one_thread):
     run = seq_training.setup_run()
-    with seq_training.NormRecorder(run.model) as recorder:
+    with NormRecorder(run.model) as recorder:
         result = notebook["record_norms"](seq_training.fit_clipped, run.model, run.train_data, run.test_data, 1)
     assert result["grad_norm"] == recorder.grad_norm and result["weight_norm"] == recorder.weight_norm
     assert len(result["train_loss"]) == recorder.steps == 32
@@ -186,17 +179,16 @@ def test_does_every_seq_classification_grader_give_the_solutions_full_marks(note
 # ---------------------------------------------------------------------------------------------
 # The graders see mistakes (fast: the judge on made-up runs, or short runs)
 
-def made_up_outcome(**changes) -> dict:
+def made_up_outcome(**changes) -> FitRun:
     """The raw data a probe would return for a run that ends with the given LSTM's weights after 64 steps."""
     model = build_lstm(seq_training.SEED)
     loss, accuracy = seq_training.evaluate(model, temporal_order.held_out_set())
-    outcome = {
+    fields = {
         "history": {"train_loss": [loss] * 64, "test_loss": [loss] * 2, "test_acc": [accuracy] * 2},
         "state": model.state_dict(), "first_step_weights": dict(model.state_dict()), "steps": 64,
-        "torch_seed": seq_training.SEED,
+        "grad_norm": {}, "weight_norm": {}, "torch_seed": seq_training.SEED,
     }
-    outcome.update(changes)
-    return outcome
+    return FitRun(**{**fields, **changes})
 
 
 def test_does_the_judge_accept_a_consistent_run():
@@ -228,7 +220,7 @@ def test_does_the_judge_see_a_new_model_a_reseeded_run_and_a_changed_architectur
 ])
 def test_does_the_judge_see_curves_that_are_not_the_runs(change, problem):
     outcome = made_up_outcome()
-    change(outcome["history"])
+    change(outcome.history)
     verdict = judge_fit(outcome, epochs=2)
     assert verdict.start_problems == [] and any(problem in p for p in verdict.curve_problems), verdict.curve_problems
 

@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from course.grade import probes
 from course.grade.checker import PARTS, Checker, grade_part, part
 from course.grade.result import Status
-from course.grade.subject import LocalSubject, StudentError, roundtrip
+from course.grade.subject import LocalSubject, StudentError
+from course.grade.transport import roundtrip
+from course.probes.codec import Unencodable
 
 
 def test_does_the_codec_carry_plain_data_and_tensor_facts():
@@ -20,7 +21,7 @@ def test_does_the_codec_carry_plain_data_and_tensor_facts():
 
 
 def test_does_the_codec_refuse_to_carry_objects():
-    assert isinstance(roundtrip({"x": object()})["x"], probes.Unencodable)
+    assert isinstance(roundtrip({"x": object()})["x"], Unencodable)
 
 
 def test_are_inputs_handed_to_student_code_copies():
@@ -29,7 +30,7 @@ def test_are_inputs_handed_to_student_code_copies():
         return x.sum()
     x = torch.ones(3)
     outcome = LocalSubject({"scribble": scribble}).probe("call", name="scribble", args=[x])
-    assert outcome["mutated_args"] == [0] and torch.equal(x, torch.ones(3))
+    assert outcome.mutated_args == [0] and torch.equal(x, torch.ones(3))
 
 
 def test_is_a_student_exception_reported_with_its_line():

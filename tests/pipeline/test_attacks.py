@@ -17,6 +17,7 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
+from course.dburl import sqlite_path
 from course.tools.autograde import autograde
 from course.tools.cli import course_config
 from course.tools.nbgrader_cmd import nbgrader
@@ -409,5 +410,5 @@ def test_are_other_students_files_intact_after_the_attacks(attacked):
     root, outcomes, scores = attacked
     honest = read(os.path.join(root, "autograded", "honest", "hw2", f"{NOTEBOOK}.ipynb"))
     assert honest.cells, "the honest student's autograded notebook was emptied"
-    connection = sqlite3.connect(course_config(str(root)).CourseDirectory.db_url[len("sqlite:///"):])
+    connection = sqlite3.connect(sqlite_path(course_config(str(root)).CourseDirectory.db_url))
     assert connection.execute("select count(*) from grade where auto_score >= 999").fetchone()[0] == 0

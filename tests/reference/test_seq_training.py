@@ -8,13 +8,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from course.data.temporal_order import CLASSES, SYMBOLS
+from course.probes.seq_classification import NormRecorder
 from course.reference.seq_models import SimpleLSTM, SimpleRNN, build_lstm, build_rnn
 from course.reference.seq_training import (
     INITIAL_ACCURACY,
     INITIAL_ACCURACY_TOLERANCE,
     INITIAL_LOSS,
     INITIAL_LOSS_TOLERANCE,
-    NormRecorder,
     evaluate,
     fit_clipped,
     setup_run,

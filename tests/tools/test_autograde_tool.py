@@ -6,6 +6,7 @@ import sqlite3
 import pytest
 from nbgrader.api import Gradebook
 
+from course.dburl import sqlite_path
 from course.tools.autograde import autograde
 from course.tools.cli import course_config, main
 from course.tools.export import write_grades_csv, write_report
@@ -19,7 +20,7 @@ def db(root):
 
 def grade_rows(root, student):
     """Rows of the gradebook's grade table for this student's hw2_cnn."""
-    path = db(root)[len("sqlite:///"):]
+    path = sqlite_path(db(root))
     query = ("select count(*) from grade join submitted_notebook on grade.notebook_id = submitted_notebook.id "
              "join notebook on submitted_notebook.notebook_id = notebook.id "
              "join submitted_assignment on submitted_notebook.assignment_id = submitted_assignment.id "

@@ -5,7 +5,8 @@ import json
 import pytest
 
 from course.tools.check_release import check_release
-from course.tools.notebooks import NOTEBOOKS, read
+from course.assignment import NOTEBOOKS
+from course.tools.notebooks import read
 
 RELEASED = sorted(p.stem for p in (__import__("support").REPO / "release" / "hw2").glob("*.ipynb"))
 

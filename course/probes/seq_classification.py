@@ -1,9 +1,5 @@
 """Probes of seq_classification.ipynb: they train the notebook's LSTM with the student's code, beside it.
 
-Shipped into the grading kernel as text after ``course.grade.probes`` (see ``course.grade.subject``),
-so this module imports only the standard library, NumPy and torch, and every top-level name starts
-with ``seq_``/``Seq``: the probe modules of all notebooks become one program there.
-
 Each probe starts a run as the notebook does: it seeds Python, NumPy and torch with the notebook's
 seed, builds the notebook's own ``SimpleLSTM`` (which draws its initial weights, leaving torch's
 generator where the notebook leaves it) and loads the initial weights the grader shipped (strict).
@@ -18,10 +14,12 @@ import numpy as np
 import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
-from course.grade.probes import lookup
+from .codec import record
+from .common import torch_threads
+from .runtime import lookup, probe
 
 
-class SeqNormRecorder:
+class NormRecorder:
     """Records each parameter's gradient norm and weight norm at every optimisation step of a model.
 
     It needs nothing from the training loop: it hooks the model's parameters and every optimiser,
@@ -36,7 +34,7 @@ class SeqNormRecorder:
 
     Use it as a context manager around the training run::
 
-        with SeqNormRecorder(model) as recorder:
+        with NormRecorder(model) as recorder:
             history = fit(model, train_data, test_data, epochs)
         recorder.grad_norm["lstm.weight_hh_l0"]  # one float per optimisation step
 
@@ -92,7 +90,7 @@ class SeqNormRecorder:
             self.weight_norm[name].append(param.detach().norm().item())
 
 
-def seq_grader_procedure(model, train_data, test_data, epochs):
+def grader_procedure(model, train_data, test_data, epochs):
     """The grader's own training procedure for checking ``record_norms`` (extra credit).
 
     RMSprop at 1e-3 on minibatches of 32, the gradient clipped to a total norm of 0.05 before every
@@ -123,18 +121,7 @@ def seq_grader_procedure(model, train_data, test_data, epochs):
     return history
 
 
-class SeqOneThread:
-    """Train with one torch thread, as the notebook and the grading kernel do (reproducible numbers)."""
-
-    def __enter__(self):
-        self.threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-
-    def __exit__(self, *exc_info):
-        torch.set_num_threads(self.threads)
-
-
-def seq_fresh_model(namespace, initial, seed):
+def _fresh_model(namespace, initial, seed):
     """The notebook's ``SimpleLSTM``, built after seeding as ``build_lstm(seed)`` does, with the
     shipped ``initial`` weights loaded (strict: the architecture must be the given one)."""
     random.seed(seed)
@@ -145,56 +132,74 @@ def seq_fresh_model(namespace, initial, seed):
     return model
 
 
-def seq_data(namespace, x, y):
+def _data(namespace, x, y):
     """``(x, y)`` as the notebook's ``SequenceData`` (a named pair), on fresh copies."""
     kind = namespace.get("SequenceData")
     pair = (x.clone(), y.clone())
     return kind(*pair) if isinstance(kind, type) and issubclass(kind, tuple) else pair
 
 
-def seq_norms(recorded):
+def _norms(recorded):
     return {name: torch.tensor(values, dtype=torch.float64) for name, values in recorded.items()}
 
 
-def seq_fit_run(namespace, train_x, train_y, test_x, test_y, initial, seed, epochs):
-    """Call the student's ``fit(model, train_data, test_data, epochs)`` on a fresh notebook LSTM.
+@record
+class FitRun:
+    """One run of the student's ``fit`` on a fresh notebook LSTM.
 
-    Returns what ``fit`` returned, the model's final ``state_dict``, the weights just before the
-    first optimisation step, the number of steps, the per-parameter norms recorded by hooks, and
-    the seed torch's global generator was last seeded with (``fit`` must not re-seed it).
+    Fields:
+        history: what ``fit`` returned.
+        state: the model's final ``state_dict``.
+        first_step_weights: the weights just before the first optimisation step (None: no step).
+        steps: optimisation steps taken on the model's parameters.
+        grad_norm, weight_norm: per-parameter norms recorded by hooks, one per step.
+        torch_seed: the seed torch's global generator was last seeded with (``fit`` must not re-seed).
     """
-    model = seq_fresh_model(namespace, initial, seed)
+
+    history: object
+    state: dict
+    first_step_weights: object
+    steps: int
+    grad_norm: dict
+    weight_norm: dict
+    torch_seed: int
+
+
+@probe
+def fit_run(namespace, train_x, train_y, test_x, test_y, initial, seed, epochs) -> FitRun:
+    """Call the student's ``fit(model, train_data, test_data, epochs)`` on a fresh notebook LSTM."""
+    model = _fresh_model(namespace, initial, seed)
     fit = lookup(namespace, "fit")
-    train_data, test_data = seq_data(namespace, train_x, train_y), seq_data(namespace, test_x, test_y)
-    with SeqOneThread(), SeqNormRecorder(model) as recorder:
+    train_data, test_data = _data(namespace, train_x, train_y), _data(namespace, test_x, test_y)
+    with torch_threads(1), NormRecorder(model) as recorder:
         history = fit(model, train_data, test_data, epochs)
-    return {
-        "history": history,
-        "state": {name: value.detach().cpu().clone() for name, value in model.state_dict().items()},
-        "first_step_weights": recorder.first_step_weights,
-        "steps": recorder.steps,
-        "grad_norm": seq_norms(recorder.grad_norm),
-        "weight_norm": seq_norms(recorder.weight_norm),
-        "torch_seed": torch.initial_seed(),
-    }
+    return FitRun(history, {name: value.detach().cpu().clone() for name, value in model.state_dict().items()},
+                  recorder.first_step_weights, recorder.steps, _norms(recorder.grad_norm),
+                  _norms(recorder.weight_norm), torch.initial_seed())
 
 
-def seq_record_norms_run(namespace, train_x, train_y, test_x, test_y, initial, seed, epochs, procedure):
+@record
+class RecordNormsRun:
+    """One run of the student's ``record_norms``: what it returned, and the norms this probe's own
+    hooks recorded during the same run."""
+
+    result: object
+    steps: int
+    grad_norm: dict
+    weight_norm: dict
+
+
+@probe
+def record_norms_run(namespace, train_x, train_y, test_x, test_y, initial, seed, epochs, procedure) -> RecordNormsRun:
     """Call the student's ``record_norms(fit_function, model, train_data, test_data, epochs)``.
 
-    ``procedure`` picks ``fit_function``: ``"grader"`` for :func:`seq_grader_procedure`, ``"fit"``
-    for the student's own ``fit``. Returns what ``record_norms`` returned and the norms this probe's
-    hooks recorded during the same run.
+    ``procedure`` picks ``fit_function``: ``"grader"`` for :func:`grader_procedure`, ``"fit"`` for
+    the student's own ``fit``.
     """
-    model = seq_fresh_model(namespace, initial, seed)
+    model = _fresh_model(namespace, initial, seed)
     record_norms = lookup(namespace, "record_norms")
-    fit_function = seq_grader_procedure if procedure == "grader" else lookup(namespace, "fit")
-    train_data, test_data = seq_data(namespace, train_x, train_y), seq_data(namespace, test_x, test_y)
-    with SeqOneThread(), SeqNormRecorder(model) as recorder:
+    fit_function = grader_procedure if procedure == "grader" else lookup(namespace, "fit")
+    train_data, test_data = _data(namespace, train_x, train_y), _data(namespace, test_x, test_y)
+    with torch_threads(1), NormRecorder(model) as recorder:
         result = record_norms(fit_function, model, train_data, test_data, epochs)
-    return {
-        "result": result,
-        "steps": recorder.steps,
-        "grad_norm": seq_norms(recorder.grad_norm),
-        "weight_norm": seq_norms(recorder.weight_norm),
-    }
+    return RecordNormsRun(result, recorder.steps, _norms(recorder.grad_norm), _norms(recorder.weight_norm))

@@ -14,7 +14,8 @@ Two independent checks, so that neither alone has to be perfect:
 import ast
 import re
 
-from course.grade.subject import code_cells
+from course.grade.checker import Case, Checker
+from course.grade.subject import Subject
 
 # Library routine names (attribute or imported name) that compute a convolution or a pooling.
 ROUTINE = re.compile(
@@ -26,6 +27,18 @@ MODULES = re.compile(r"scipy\.signal|scipy\.ndimage|torch\.ops|torch\._C")  # wh
 # ATen operators behind those routines (what a dispatch-level recording shows).
 ATEN_OP = re.compile(r"(convolution|conv_transpose|_conv_|slow_conv|conv_depthwise|conv_tbc"
                      r"|max_pool|avg_pool|lp_pool|adaptive_\w*pool|fractional_max_pool|max_unpool)")
+
+
+def code_cells(sources: list[str]) -> list[ast.Module]:
+    """Parse notebook cell sources, skipping IPython magics and cells that do not parse."""
+    modules = []
+    for source in sources:
+        lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
+        try:
+            modules.append(ast.parse("\n".join(lines)))
+        except SyntaxError:
+            continue
+    return modules
 
 
 def _dotted(node) -> str:
@@ -67,26 +80,46 @@ def _definitions(modules: list[ast.Module]) -> dict[str, ast.AST]:
     return found
 
 
-def _uses(node: ast.AST, aliases: dict[str, str]) -> list[str]:
-    """Forbidden references inside one definition."""
+def _references(node: ast.AST, aliases: dict[str, str], attribute_forbidden, import_forbidden, dynamic_forbidden,
+                special=None) -> list[str]:
+    """What one definition refers to that a rule forbids, as readable strings.
+
+    Args:
+        attribute_forbidden: ``(attribute, dotted path) -> bool`` for ``a.b.attribute``.
+        import_forbidden: ``(module, imported name) -> bool`` for an import statement.
+        dynamic_forbidden: ``(called builtin, string argument) -> bool`` for ``getattr(x, "...")`` and
+            the like: a name built from a string.
+        special: ``node -> str | None``, forms only one rule cares about.
+    """
     uses = []
     for sub in ast.walk(node):
-        if isinstance(sub, ast.Attribute):
+        found = special(sub) if special else None
+        if found:
+            uses.append(found)
+        elif isinstance(sub, ast.Attribute):
             dotted = _dotted(sub)
-            if ROUTINE.fullmatch(sub.attr) or MODULES.match(dotted) or (dotted and dotted.split(".")[0] in aliases):
+            if attribute_forbidden(sub.attr, dotted) or (dotted and dotted.split(".")[0] in aliases):
                 uses.append(dotted or f".{sub.attr}")
         elif isinstance(sub, ast.Name) and sub.id in aliases:
             uses.append(f"{sub.id} ({aliases[sub.id]})")
         elif isinstance(sub, (ast.Import, ast.ImportFrom)):
-            names = [a.name for a in sub.names]
             module = getattr(sub, "module", None) or ""
-            if any(ROUTINE.fullmatch(n) or MODULES.match(f"{module}.{n}" if module else n) for n in names):
-                uses.append(f"import of {', '.join(names)}")
-        elif (isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and sub.func.id in ("getattr", "__import__")
-              and any(isinstance(a, ast.Constant) and isinstance(a.value, str)
-                      and (ROUTINE.search(a.value) or MODULES.search(a.value)) for a in sub.args)):
-            uses.append(f"{sub.func.id}(... {ast.unparse(sub.args[-1])} ...)")
+            if any(import_forbidden(module, alias.name) for alias in sub.names):
+                uses.append(f"import of {', '.join(alias.name for alias in sub.names)}")
+        elif (isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name)
+              and any(isinstance(a, ast.Constant) and isinstance(a.value, str) and dynamic_forbidden(sub.func.id, a.value)
+                      for a in sub.args)):
+            uses.append(f"{sub.func.id}({', '.join(ast.unparse(a) for a in sub.args)})")
     return uses
+
+
+def _uses(node: ast.AST, aliases: dict[str, str]) -> list[str]:
+    """Library convolution or pooling routines referred to inside one definition."""
+    return _references(
+        node, aliases,
+        attribute_forbidden=lambda attr, dotted: bool(ROUTINE.fullmatch(attr) or MODULES.match(dotted)),
+        import_forbidden=lambda module, name: bool(ROUTINE.fullmatch(name) or MODULES.match(f"{module}.{name}" if module else name)),
+        dynamic_forbidden=lambda called, text: called in ("getattr", "__import__") and bool(ROUTINE.search(text) or MODULES.search(text)))
 
 
 def _scan(cell_sources: list[str], entry_points: list[str], aliases_of, uses_in) -> list[str]:
@@ -116,6 +149,25 @@ def scan_source(cell_sources: list[str], entry_points: list[str]) -> list[str]:
 def forbidden_ops(ops: list[str]) -> list[str]:
     """The ATen operators in ``ops`` that are library convolution or pooling routines."""
     return sorted(op for op in ops if ATEN_OP.search(op))
+
+
+def require_handwritten(subject: Subject, checker: Checker, names: list[str]) -> None:
+    """Disqualify the part when the source of ``names`` (or what they call) refers to a library
+    convolution or pooling routine."""
+    uses = scan_source(subject.cell_sources(), names)
+    if uses:
+        checker.disqualify("it must not use a library convolution or pooling routine, but it refers to "
+                           + "; ".join(uses))
+
+
+def check_ops(checker: Checker, case: Case, name: str, ops: list[str], mutated) -> None:
+    """Disqualify the part when ``ops`` (recorded while ``name`` ran) hold a library convolution or
+    pooling routine; fail ``case`` when the call modified its inputs in place."""
+    used = forbidden_ops(ops)
+    if used:
+        checker.disqualify(f"{name} ran the library routine(s) {', '.join(used)}")
+        case.fail(f"ran the library routine(s) {', '.join(used)}")
+    case.expect(not mutated, f"modified its input(s) {mutated} in place (inputs must stay unchanged)")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -151,32 +203,22 @@ def _autograd_aliases(modules: list[ast.Module]) -> dict[str, str]:
 
 def _autograd_in(node: ast.AST, aliases: dict[str, str]) -> list[str]:
     """References to autograd inside one definition."""
-    uses = []
-    for sub in ast.walk(node):
-        if isinstance(sub, ast.Attribute):
-            dotted = _dotted(sub)
-            if sub.attr in AUTOGRAD_ATTRIBUTES or _is_autograd_module(dotted) or \
-                    (dotted and dotted.split(".")[0] in aliases):
-                uses.append(dotted or f".{sub.attr}")
-            elif sub.attr == "requires_grad" and isinstance(sub.ctx, ast.Store):
-                uses.append(f"{dotted or '.requires_grad'} = ...")
-        elif isinstance(sub, ast.Name) and sub.id in aliases:
-            uses.append(f"{sub.id} ({aliases[sub.id]})")
-        elif isinstance(sub, ast.keyword) and sub.arg == "requires_grad" and not (
+
+    def requires_grad(sub) -> str | None:
+        if isinstance(sub, ast.Attribute) and sub.attr == "requires_grad" and isinstance(sub.ctx, ast.Store):
+            return f"{_dotted(sub) or '.requires_grad'} = ..."
+        if isinstance(sub, ast.keyword) and sub.arg == "requires_grad" and not (
                 isinstance(sub.value, ast.Constant) and sub.value.value is False):
-            uses.append(f"requires_grad={ast.unparse(sub.value)}")
-        elif isinstance(sub, (ast.Import, ast.ImportFrom)):
-            module = getattr(sub, "module", None) or ""
-            names = [f"{module}.{a.name}" if module else a.name for a in sub.names]
-            if any(_is_autograd_module(name) for name in names):
-                uses.append(f"import of {', '.join(names)}")
-        elif (isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and sub.func.id in ("getattr", "__import__", "eval", "exec")
-              and any(isinstance(a, ast.Constant) and isinstance(a.value, str)
-                      and (a.value in AUTOGRAD_WORDS or "autograd" in a.value or "functorch" in a.value
-                           or sub.func.id in ("eval", "exec"))
-                      for a in sub.args)):
-            uses.append(f"{sub.func.id}({', '.join(ast.unparse(a) for a in sub.args)})")
-    return uses
+            return f"requires_grad={ast.unparse(sub.value)}"
+        return None
+
+    return _references(
+        node, aliases,
+        attribute_forbidden=lambda attr, dotted: attr in AUTOGRAD_ATTRIBUTES or _is_autograd_module(dotted),
+        import_forbidden=lambda module, name: _is_autograd_module(f"{module}.{name}" if module else name),
+        dynamic_forbidden=lambda called, text: called in ("eval", "exec") or (
+            called in ("getattr", "__import__") and (text in AUTOGRAD_WORDS or "autograd" in text or "functorch" in text)),
+        special=requires_grad)
 
 
 def autograd_uses(cell_sources: list[str], entry_points: list[str]) -> list[str]:

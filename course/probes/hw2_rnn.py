@@ -1,60 +1,59 @@
-"""Probes of hw2_rnn.ipynb: they run beside the student's code (inside the grading kernel) and return
-plain data; every judgement is made by the graders in :mod:`course.grade.hw2_rnn`.
-
-Shipped into the kernel as text after :mod:`course.grade.probes` (the import line below is dropped
-there), so only the standard library, NumPy and torch may be used. Every probe leaves torch's global
-random state as it found it, so grading a part never changes what the student's later cells compute.
-"""
-
-import functools
+"""Probes of hw2_rnn.ipynb: run the student's GatedRNN with given weights, call the hand-written
+backward pass while watching for autograd, and ask the echo models for their answers."""
 
 import torch
 
-from course.grade.probes import lookup
+from .codec import record
+from .runtime import lookup, probe
 
 
-def _keeps_random_state(probe):
-    """``probe`` run inside ``torch.random.fork_rng``: the kernel's global generator is restored after."""
+@record
+class GatedRunFacts:
+    """A fresh ``GatedRNN(n, m)``: whether it is an ``nn.Module``, its parameter shapes by name, its
+    output with the grader's weights (None when they could not be loaded) and whether ``forward``
+    modified its input."""
 
-    @functools.wraps(probe)
-    def wrapped(*args, **kwargs):
-        with torch.random.fork_rng(devices=[]):
-            return probe(*args, **kwargs)
-
-    return wrapped
+    is_module: bool
+    parameters: dict
+    output: object
+    mutated: bool
 
 
-@_keeps_random_state
-def gated_rnn_run(namespace, input_size, hidden_size, weights, x):
+@probe
+def gated_rnn_run(namespace, input_size, hidden_size, weights, x) -> GatedRunFacts:
     """Build ``GatedRNN(input_size, hidden_size)``, report its parameters, and, when every weight of
     ``weights`` (name -> tensor) has a parameter of that name and shape, load them (in ``x``'s dtype)
-    and run ``forward`` on a copy of ``x``.
-
-    Returns the parameter shapes by name, whether the model is an ``nn.Module``, the output (None when
-    the weights could not be loaded) and whether ``forward`` modified its input.
-    """
+    and run ``forward`` on a copy of ``x``."""
     torch.manual_seed(0)
     model = lookup(namespace, "GatedRNN")(input_size, hidden_size)
-    facts = {"is_module": isinstance(model, torch.nn.Module), "parameters": {}, "output": None, "mutated": False}
-    if not facts["is_module"]:
-        return facts
+    if not isinstance(model, torch.nn.Module):
+        return GatedRunFacts(False, {}, None, False)
     named = dict(model.named_parameters())
-    facts["parameters"] = {name: list(p.shape) for name, p in named.items()}
+    shapes = {name: list(p.shape) for name, p in named.items()}
     if not weights or not all(name in named and tuple(named[name].shape) == tuple(w.shape) for name, w in weights.items()):
-        return facts
+        return GatedRunFacts(True, shapes, None, False)
     model = model.to(x.dtype)
     named = dict(model.named_parameters())
     with torch.no_grad():
         for name, weight in weights.items():
             named[name].copy_(weight)
     given = x.clone()
-    facts["output"] = model(given)
-    facts["mutated"] = not torch.equal(given, x)
-    return facts
+    output = model(given)
+    return GatedRunFacts(True, shapes, output, not torch.equal(given, x))
 
 
-@_keeps_random_state
-def backward_by_hand(namespace, args):
+@record
+class BackwardByHand:
+    """What ``gated_rnn_backward`` returned, whether autograd's backward pass ran inside it, and the
+    positions of the arguments it modified in place."""
+
+    result: object
+    autograd_backward_ran: bool
+    mutated_args: list
+
+
+@probe
+def backward_by_hand(namespace, args) -> BackwardByHand:
     """Call ``gated_rnn_backward(*args)`` (no argument requires grad) and report whether autograd's
     backward pass ran while it did.
 
@@ -76,12 +75,23 @@ def backward_by_hand(namespace, args):
 
     with torch.autograd.graph.saved_tensors_hooks(pack, unpack):
         result = function(*given)
-    mutated = [i for i, (a, b) in enumerate(zip(given, args)) if not (a.shape == b.shape and torch.equal(a, b))]
-    return {"result": result, "autograd_backward_ran": bool(unpacked), "mutated_args": mutated}
+    changed = [i for i, (a, b) in enumerate(zip(given, args)) if not (a.shape == b.shape and torch.equal(a, b))]
+    return BackwardByHand(result, bool(unpacked), changed)
 
 
-@_keeps_random_state
-def echo_contract(namespace, class_name, args, x, delays, strings, string_delays):
+@record
+class EchoContract:
+    """A fresh echo model: its logits on the grader's one-hot input, its ``test_run`` answers, its
+    ``max_delay`` attribute (None without one) and its parameter count."""
+
+    logits: object
+    answers: list
+    max_delay: object
+    parameters: int
+
+
+@probe
+def echo_contract(namespace, class_name, args, x, delays, strings, string_delays) -> EchoContract:
     """Build a fresh ``class_name(*args)`` in eval mode; return its logits on ``x`` (with ``delays``
     when given), its ``test_run`` answers for ``strings`` (with ``string_delays`` when given), its
     ``max_delay`` attribute and its parameter count."""
@@ -94,18 +104,26 @@ def echo_contract(namespace, class_name, args, x, delays, strings, string_delays
             answers = [model.test_run(s) for s in strings]
         else:
             answers = [model.test_run(s, int(d)) for s, d in zip(strings, string_delays)]
-    return {"logits": logits, "answers": answers, "max_delay": getattr(model, "max_delay", None),
-            "parameters": sum(p.numel() for p in model.parameters())}
+    return EchoContract(logits, answers, getattr(model, "max_delay", None),
+                        sum(p.numel() for p in model.parameters()))
 
 
-@_keeps_random_state
-def echo_answers(namespace, model_name, strings, delays=None):
+@record
+class EchoAnswers:
+    """The trained echo model's type name and its ``test_run`` answer for every string."""
+
+    type: str
+    answers: list
+
+
+@probe
+def echo_answers(namespace, model_name, strings, delays=None) -> EchoAnswers:
     """The trained model ``model_name``'s ``test_run`` answer for every string (with its delay when
-    ``delays`` is given), and the model's type name."""
+    ``delays`` is given)."""
     model = lookup(namespace, model_name)
     with torch.no_grad():
         if delays is None:
             answers = [model.test_run(s) for s in strings]
         else:
             answers = [model.test_run(s, int(d)) for s, d in zip(strings, delays)]
-    return {"type": type(model).__name__, "answers": answers}
+    return EchoAnswers(type(model).__name__, answers)

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from course.grade.forbidden import forbidden_ops, scan_source
+from course.grade.handwritten import forbidden_ops, scan_source
 from course.grade.subject import LocalSubject
 
 HONEST = '''
@@ -50,6 +50,6 @@ def test_are_functions_with_library_names_in_their_own_name_left_alone():
 
 def test_does_the_operator_recording_see_a_convolution_reached_through_aten():
     namespace = {"sneaky": lambda x, w: torch.ops.aten.convolution(x, w, None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1)}
-    ops = LocalSubject(namespace).probe("call", name="sneaky", args=[torch.randn(1, 1, 4, 4), torch.randn(1, 1, 2, 2)])["ops"]
+    ops = LocalSubject(namespace).probe("call", name="sneaky", args=[torch.randn(1, 1, 4, 4), torch.randn(1, 1, 2, 2)]).ops
     assert forbidden_ops(ops) == ["convolution"]
     assert forbidden_ops(["im2col", "mm", "add", "col2im", "max", "mean"]) == []
