@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv demo test release clean
+.PHONY: venv system demo test release clean
 
 # The instructor environment: pinned requirements plus the hidden package `course` (editable).
 $(STAMP): requirements.txt pyproject.toml
@@ -17,7 +17,11 @@ $(STAMP): requirements.txt pyproject.toml
 
 venv: $(STAMP)
 
-test: venv
+# Debian packages the tools and tests drive (system-packages.txt), installed when missing.
+system:
+	scripts/install-system-packages
+
+test: venv system
 	$(BIN)/python -m pytest
 
 release: venv
@@ -26,5 +30,5 @@ release: venv
 clean:
 	rm -rf autograded feedback submitted downloaded gradebook.db grades.csv reports
 
-demo: venv
+demo: venv system
 	$(BIN)/course demo
