@@ -14,9 +14,10 @@ from nbgrader.preprocessors import (
     LockCells, OverwriteCells, OverwriteKernelspec, SaveAutoGrades, SaveCells)
 
 from course.pipeline.execute import GuardedExecute
-from course.pipeline.flag import FlagGraderErrors
+from course.pipeline.flag import FlagForInstructor
 from course.pipeline.release import AddColabLink
 from course.pipeline.sanitize import RestoreCellMetadata, SubmissionExporter
+from course.pipeline.submitted import KeepSubmitted
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
@@ -38,13 +39,16 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
 # Autograding: read whatever was submitted, normalise it against the gradebook, then execute it protected.
 c.Autograde.exporter_class = SubmissionExporter
-c.OverwriteCells.add_missing_cells = True
+c.OverwriteCells.add_missing_cells = False  # RestoreCellMetadata restores every missing cell, in place
 c.Autograde.sanitize_preprocessors = [
-    ClearOutput, RestoreCellMetadata, OverwriteKernelspec, OverwriteCells, CheckCellMetadata]
+    KeepSubmitted, ClearOutput, RestoreCellMetadata, OverwriteKernelspec, OverwriteCells, CheckCellMetadata]
 c.Autograde.autograde_preprocessors = [
-    GuardedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades, FlagGraderErrors,
+    GuardedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades, FlagForInstructor,
     AssignLatePenalties, CheckCellMetadata]
-c.Execute.timeout = 600  # seconds per student cell (training cells included); a hang is interrupted there
+# Time limits in grading (course.pipeline.budget): the long training cells run in Colab only, so every
+# other cell is quick; a hang costs at most its limit, and no notebook holds a worker for long.
+c.Execute.timeout = 60  # seconds per student cell; a hang is interrupted there
+c.GuardedExecute.notebook_budget = 900  # seconds per notebook; the rest then goes to the instructor
 c.GuardedExecute.data_root = os.path.join(ROOT, "data", "grading")
 c.GuardedExecute.record_dir = os.path.join(ROOT, "reports", "grading")
 

@@ -7,18 +7,20 @@ are unset and the notebooks download the real datasets instead.
 import fcntl
 import os
 
-from course.data import cifar_standin
+from course.data import cifar, cifar_standin
 
-DATA_ENV = "HW2_DATA"  # hw2_cnn reads $HW2_DATA/cifar-standin/{train,test}/<class>/*.png
+DATA_ENV = "HW2_DATA"  # hw2_cnn reads CIFAR-10 from $HW2_DATA/cifar-10-batches-py when it is set
 
 
 def prepare(root: str) -> dict[str, str]:
-    """Make sure the grading data exists under ``root`` (safe when several graders start at once).
+    """Make sure the grading data exists under ``root``: CIFAR-10 as ``course data fetch`` left it, or
+    else the generated stand-in in the same layout (safe when several graders start at once).
 
     Returns the environment variables that point the notebooks at it.
     """
     os.makedirs(root, exist_ok=True)
     with open(os.path.join(root, ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        cifar_standin.write_image_folder(os.path.join(root, "cifar-standin"))
+        if not cifar.is_present(root) or os.path.exists(os.path.join(cifar.folder(root), cifar.STANDIN_MARK)):
+            cifar_standin.write_standin(root)
     return {DATA_ENV: os.path.abspath(root)}

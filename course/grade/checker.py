@@ -105,18 +105,20 @@ class Part:
     points: float  # the points the notebook gives it; the gradebook's value wins when they differ
     hint: str
     grader: Callable[[Subject, "Checker"], None]
+    kind: str = "probes"  # what grading it costs: "probes", "weights" (evaluates submitted weights), "procedure" (re-runs training)
 
 
 PARTS: dict[str, Part] = {}
 
 
-def part(part_id: str, title: str, points: float, hint: str = ""):
-    """Register a grader for ``part_id`` (``"<notebook>.<name>"``)."""
+def part(part_id: str, title: str, points: float, hint: str = "", kind: str = "probes"):
+    """Register a grader for ``part_id`` (``"<notebook>.<name>"``); ``kind`` names the cost of grading it
+    (see :class:`Part`), for the grading records and the benchmarks."""
 
     def register(grader):
         if part_id in PARTS:
             raise ValueError(f"part {part_id!r} is registered twice")
-        PARTS[part_id] = Part(part_id, title, points, hint, grader)
+        PARTS[part_id] = Part(part_id, title, points, hint, grader, kind)
         return grader
 
     return register

@@ -216,6 +216,11 @@ NUM_GRADED_STRINGS = 500
 ACCURACY_TIERS = ((0.50, 1.0), (0.80, 2.0), (0.95, 2.0), (0.99, 4.0))  # (bar, points of 10): partial credit
 CONTRACT_WEIGHT = 1.0  # the remaining point of 10: the interface of a fresh instance
 CONTRACT_HIDDEN_SIZE = 24  # hidden size of the fresh instance the interface is checked on
+# Without usable weights the grader trains a fresh model of the student's class itself, briefly (a published
+# learn-check), for at most half of the accuracy points: (bar, points of 10).
+LEARN_BARS = ((0.50, 1.5), (0.80, 1.5), (0.95, 1.5))
+LEARN_STEPS, LEARN_BATCH, LEARN_LENGTH, LEARN_RATE = 300, 32, 25, 1e-2
+LEARN_ARGS = {"GRUMemory": [64], "VariableDelayGRUMemory": [128, echo_data.MAX_DELAY]}
 
 
 def _contract_case(subject: Subject, checker: Checker, class_name: str, args: list, variable: bool):
@@ -252,8 +257,8 @@ def _contract_case(subject: Subject, checker: Checker, class_name: str, args: li
     return run
 
 
-def _accuracy_cases(subject: Subject, checker: Checker, model_name: str, class_name: str, variable: bool) -> None:
-    """The trained model's character accuracy on fresh strings, one case per tier of ACCURACY_TIERS."""
+def _graded_strings(checker: Checker, variable: bool) -> tuple[list[str], list[int], str]:
+    """Fresh strings (and delays) to echo, and how to describe them."""
     strings = echo_data.random_strings(NUM_GRADED_STRINGS, checker.generator)
     delays = echo_data.random_delays(NUM_GRADED_STRINGS, checker.generator).tolist() if variable \
         else [echo_data.DELAY] * NUM_GRADED_STRINGS
@@ -261,55 +266,98 @@ def _accuracy_cases(subject: Subject, checker: Checker, model_name: str, class_n
     what = (f"{NUM_GRADED_STRINGS} fresh strings of length {echo_data.TEST_MIN_LENGTH}-{echo_data.TEST_MAX_LENGTH}, "
             + (f"delays 0-{echo_data.MAX_DELAY}" if variable else f"delay {echo_data.DELAY}")
             + f", {scored} echoed characters")
+    return strings, delays, what
 
-    def fetch():
-        facts = subject.probe("echo_answers", model_name=model_name, strings=strings,
-                              delays=delays if variable else None)
-        answers = facts.answers
-        if not isinstance(answers, list) or len(answers) != len(strings):
-            raise StudentError(f"{model_name}.test_run did not answer every string")
-        bad = [a for a in answers if not isinstance(a, str)]
-        if bad:
-            raise StudentError(f"{model_name}.test_run should return a str, got {type(bad[0]).__name__}")
-        accuracy = echo_data.character_accuracy(answers, strings, delays)
-        wrong = next(((s, d, a) for s, d, a in zip(strings, delays, answers)
-                      if a[d:len(s)] != s[:max(len(s) - d, 0)]), None)
-        return facts.type, accuracy, wrong
 
-    measured = once(fetch)
+def _scored(answers, strings: list[str], delays: list[int], who: str):
+    """The character accuracy of ``answers`` and the first string answered wrongly (None: none)."""
+    if not isinstance(answers, list) or len(answers) != len(strings):
+        raise StudentError(f"{who}: test_run did not answer every string")
+    bad = [a for a in answers if not isinstance(a, str)]
+    if bad:
+        raise StudentError(f"{who}: test_run should return a str, got {type(bad[0]).__name__}")
+    wrong = next(((s, d, a) for s, d, a in zip(strings, delays, answers)
+                  if a[d:len(s)] != s[:max(len(s) - d, 0)]), None)
+    return echo_data.character_accuracy(answers, strings, delays), wrong
+
+
+def _accuracy_cases(subject: Subject, checker: Checker, model_name: str, class_name: str, variable: bool) -> None:
+    """The trained model's character accuracy on fresh strings, one case per tier of ACCURACY_TIERS,
+    from the weights submitted as ``model_name``; without usable weights, the learn-check instead."""
+    strings, delays, what = _graded_strings(checker, variable)
+    try:
+        submitted = subject.submission.model(model_name)
+        facts = subject.probe("echo_with_weights", class_name=class_name, recorded=submitted.kwargs,
+                              state=submitted.state, strings=strings, delays=delays if variable else None)
+        if facts.problem:
+            raise StudentError(f"the submitted weights of {model_name} do not fit your {class_name} class: {facts.problem}")
+    except StudentError as error:
+        _learn_check(subject, checker, class_name, variable, strings, delays, what, problem=str(error))
+        return
+    who = f"{class_name}({', '.join(f'{k}={v}' for k, v in facts.kwargs.items())}) with your trained weights"
+    accuracy, wrong = _scored(facts.answers, strings, delays, who)
     for bar, weight in ACCURACY_TIERS:
         def run(case: Case, bar=bar):
-            type_name, accuracy, wrong = measured()
-            case.evidence.append(f"character accuracy {accuracy:.2%} of the trained {model_name} ({type_name})")
-            problem = f"character accuracy {accuracy:.2%} of the trained {model_name} ({type_name}); needs {bar:.0%}"
+            case.evidence.append(f"character accuracy {accuracy:.2%} of {who}")
+            problem = f"character accuracy {accuracy:.2%} of {who}; needs {bar:.0%}"
             if wrong is not None and bar == ACCURACY_TIERS[-1][0]:
                 s, d, a = wrong
                 problem += (f" (e.g. {s!r}" + (f" with delay {d}" if variable else "")
                             + f" should give {echo_data.expected_output(s, d)!r}, got {a!r})")
             case.expect(accuracy >= bar, problem)
-        checker.add(f"{model_name} echoes at least {bar:.0%} of the characters of {what}", run, weight)
+        checker.add(f"your trained {model_name} echoes at least {bar:.0%} of the characters of {what}", run, weight)
 
 
-@part("hw2_rnn.gru_memory", "GRUMemory: echo after a delay of 4", 10,
+def _learn_check(subject: Subject, checker: Checker, class_name: str, variable: bool, strings, delays, what,
+                 problem: str) -> None:
+    """Without usable weights: a failed case saying why (half of the accuracy points), and a fresh model of
+    the student's class trained by the grader for LEARN_STEPS steps, scored by LEARN_BARS."""
+    checker.add("trained weights submitted and evaluated", lambda case: case.fail(problem),
+                sum(w for _, w in ACCURACY_TIERS) - sum(w for _, w in LEARN_BARS))
+    training = torch.Generator().manual_seed(int(checker.randint(0, 10_000, (1,))))
+    indices = echo_data.random_indices(LEARN_STEPS * LEARN_BATCH, LEARN_LENGTH, training).reshape(
+        LEARN_STEPS, LEARN_BATCH, LEARN_LENGTH)  # (S, B, L)
+    train_delays = (echo_data.random_delays(LEARN_STEPS * LEARN_BATCH, training) if variable
+                    else torch.full((LEARN_STEPS * LEARN_BATCH,), echo_data.DELAY)).reshape(LEARN_STEPS, LEARN_BATCH)
+    args = LEARN_ARGS[class_name]
+    who = f"a fresh {class_name}({', '.join(map(str, args))}) trained by the grader for {LEARN_STEPS} Adam steps"
+
+    def fetch():
+        facts = subject.probe("train_echo", class_name=class_name, args=args, indices=indices, delays=train_delays,
+                              lr=LEARN_RATE, strings=strings, string_delays=delays if variable else None)
+        return _scored(facts.answers, strings, delays, who)[0]
+
+    measured = once(fetch)
+    for bar, weight in LEARN_BARS:
+        def run(case: Case, bar=bar):
+            accuracy = measured()
+            case.evidence.append(f"character accuracy {accuracy:.2%} of {who}")
+            case.expect(accuracy >= bar, f"character accuracy {accuracy:.2%} of {who}; needs {bar:.0%}")
+        checker.add(f"learn-check: {who} echoes at least {bar:.0%} of the characters of {what}", run, weight)
+
+
+@part("hw2_rnn.gru_memory", "GRUMemory: echo after a delay of 4", 10, kind="weights",
       hint="Train until the validation accuracy on fresh strings is above 99 % (Adam with a learning rate near "
            "1e-2, gradient clipping and a few hundred steps of 64 strings of length 25 are enough); test_run "
            "must one-hot encode the string, run the model and decode the argmax at every step.")
 def grade_gru_memory(subject: Subject, checker: Checker) -> None:
-    """1 point of 10 for the interface of a fresh GRUMemory(24), then the trained echo_model's
-    character accuracy on 500 fresh strings: 1, 2, 2 and 4 points for 50, 80, 95 and 99 %."""
+    """1 point of 10 for the interface of a fresh GRUMemory(24), then the character accuracy on 500
+    fresh strings of the model rebuilt from the weights submitted as ``echo_model``: 1, 2, 2 and 4 points
+    for 50, 80, 95 and 99 %. Without usable weights: the reason (4.5 points lost) and a learn-check of
+    the class (1.5 points for each of 50, 80 and 95 %)."""
     checker.add(f"GRUMemory({CONTRACT_HIDDEN_SIZE}): forward maps (B, L, 27) to logits (B, L, 27); test_run "
                 "returns the decoded argmax", _contract_case(subject, checker, "GRUMemory", [CONTRACT_HIDDEN_SIZE],
                                                              variable=False), CONTRACT_WEIGHT)
     _accuracy_cases(subject, checker, "echo_model", "GRUMemory", variable=False)
 
 
-@part("hw2_rnn.variable_delay_gru_memory", "VariableDelayGRUMemory: echo after a delay of 0 to 8", 10,
+@part("hw2_rnn.variable_delay_gru_memory", "VariableDelayGRUMemory: echo after a delay of 0 to 8", 10, kind="weights",
       hint="The model must know the delay at every step: feed it with the input (e.g. one-hot, concatenated to "
            "each symbol) and consider one read-out per delay; train on all delays 0..8 (the long ones are the "
            "hardest) until the validation accuracy is above 99 %.")
 def grade_variable_delay_gru_memory(subject: Subject, checker: Checker) -> None:
-    """As grade_gru_memory, for VariableDelayGRUMemory(24, 8) and variable_echo_model on fresh
-    strings with delays drawn from 0..8."""
+    """As grade_gru_memory, for VariableDelayGRUMemory(24, 8) and the weights submitted as
+    ``variable_echo_model``, on fresh strings with delays drawn from 0..8."""
     args = [CONTRACT_HIDDEN_SIZE, echo_data.MAX_DELAY]
     checker.add(f"VariableDelayGRUMemory({args[0]}, {args[1]}): forward(x, delays) maps (B, L, 27) and (B,) to "
                 "logits (B, L, 27); max_delay; test_run(s, delay) returns the decoded argmax",

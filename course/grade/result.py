@@ -12,6 +12,7 @@ class Status(str, Enum):
     KERNEL_DIED = "kernel died"  # the student's code crashed the Python process
     OUT_OF_MEMORY = "out of memory"  # the student's code used more memory than allowed
     GRADER_ERROR = "grader error"  # a bug on our side: reported to the instructor, graded by hand
+    NOT_GRADED = "not graded"  # the notebook's time (or its kernel's restarts) ran out first: graded by hand
 
 
 STATUS_WORDS = {
@@ -20,7 +21,10 @@ STATUS_WORDS = {
     Status.OUT_OF_MEMORY: "Your code used more memory than allowed, so grading of this part stopped there.",
     Status.GRADER_ERROR: ("The grader itself failed on this part (not your fault). Your instructor has been "
                           "told and will grade it by hand."),
+    Status.NOT_GRADED: ("The autograder ran out of time for this notebook (or its kernel kept dying) before this "
+                        "part; your instructor has been told and will grade it by hand."),
 }
+NEEDS_INSTRUCTOR = (Status.GRADER_ERROR, Status.NOT_GRADED)  # parts the autograder leaves to a person
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,7 @@ class PartResult:
     @property
     def fraction(self) -> float:
         """Share of the checks' weight that passed, in [0, 1]."""
-        if self.status is Status.GRADER_ERROR or self.disqualified:
+        if self.status in NEEDS_INSTRUCTOR or self.disqualified:
             return 0.0
         total = sum(f.weight for f in self.findings)
         return sum(f.weight for f in self.findings if f.passed) / total if total else 0.0
@@ -67,6 +71,6 @@ class PartResult:
         for finding in self.findings:
             mark = "PASS" if finding.passed else "FAIL"
             lines.append(f"  [{mark}] {finding.what}" + (f": {finding.detail}" if finding.detail else ""))
-        if self.hint and self.fraction < 1.0 and self.status is not Status.GRADER_ERROR:
+        if self.hint and self.fraction < 1.0 and self.status not in NEEDS_INSTRUCTOR:
             lines.append(f"Hint: {self.hint}")
         return "\n".join(lines)

@@ -213,13 +213,29 @@ def describe_spikes(curve: str, values: list[float], min_rise: float) -> str:
             f"values before (threshold {min_rise:g})")
 
 
-@part("seq_classification.fit", "fit: training without spikes to 95% test accuracy", 5, hint=FIT_HINT)
+def spike_problems(found: FitVerdict) -> list[str]:
+    """Why a run does not count as spike-free: fit did not train as given, its curves are not the run's,
+    it did not learn (a flat curve has no spikes to remove), or a curve spikes. Empty when it counts."""
+    if found.start_problems:
+        return ["not judged: " + "; ".join(found.start_problems)]
+    if found.curve_problems:
+        return ["not judged: the returned curves do not describe the run (" + "; ".join(found.curve_problems) + ")"]
+    if found.accuracy < LEARNING_BAR:
+        return [f"not judged: the run did not learn (final test accuracy {found.accuracy:.1%}, below {LEARNING_BAR:.0%}), "
+                "and a curve that stays flat has no spikes to remove"]
+    return [problem for problem in (describe_spikes(curve, found.curves[curve], min_rise)
+                                    for curve, min_rise in CURVE_MIN_RISES.items()) if problem]
+
+
+@part("seq_classification.fit", "fit: training without spikes to 95% test accuracy", 5, hint=FIT_HINT, kind="procedure")
 def grade_fit(subject: Subject, checker: Checker) -> None:
     """The grader trains build_lstm(SEED) with the student's fit for EPOCHS epochs on its own copy
     of the data and judges the raw run: it must train the given model from its initial weights
     without re-seeding, and return curves that describe the run (both required, no points of their
-    own); then 2.5 points for a final test accuracy of at least PASSING_ACCURACY (the grader's own
-    evaluation of the final weights) and 2.5 for no spikes on a run that learns."""
+    own); then 2.5 points for no spikes on a run that learns (at least LEARNING_BAR), and 2.5 more
+    when that spike-free run also reaches PASSING_ACCURACY (the grader's own evaluation of the final
+    weights). A run that spikes earns nothing, however accurate: the unchanged original procedure
+    scores 0."""
     verdict = once(lambda: judge_fit(subject.probe("fit_run", epochs=EPOCHS, **_shipped_run())))
 
     def start(case: Case):
@@ -240,44 +256,33 @@ def grade_fit(subject: Subject, checker: Checker) -> None:
                                  f"{EPOCHS} test values; last test_acc {found.returned_accuracy:.4f} "
                                  f"(grader: {found.accuracy:.4f})")
 
+    def no_spikes(case: Case):
+        for problem in spike_problems(verdict()):
+            case.fail(problem)
+        if case.passed:
+            found = verdict()
+            case.evidence.append(", ".join(
+                f"{curve}: largest rise {float(rises(found.curves[curve]).max()):.2f} nats (threshold {min_rise:g})"
+                for curve, min_rise in CURVE_MIN_RISES.items()))
+
     def accuracy(case: Case):
         found = verdict()
-        if not case.expect(not found.start_problems, "not judged: " + "; ".join(found.start_problems)):
-            return
-        if found.accuracy is None:
+        if not case.expect(not spike_problems(found), "not awarded: accuracy earns points only on a run without "
+                                                      "spikes that describes itself (see the checks above)"):
             return
         case.expect(found.accuracy >= PASSING_ACCURACY,
                     f"final test accuracy {found.accuracy:.1%} (the grader's evaluation of the final weights on the "
                     f"{N_TEST} held-out sequences), below {PASSING_ACCURACY:.0%}")
         case.evidence.append(f"final test accuracy {found.accuracy:.1%} on the {N_TEST} held-out sequences")
 
-    def no_spikes(case: Case):
-        found = verdict()
-        if not case.expect(not found.start_problems, "not judged: " + "; ".join(found.start_problems)):
-            return
-        if not case.expect(not found.curve_problems, "not judged: the returned curves do not describe the run ("
-                                                     + "; ".join(found.curve_problems) + ")"):
-            return
-        if not case.expect(found.accuracy >= LEARNING_BAR,
-                           f"not judged: the run did not learn (final test accuracy {found.accuracy:.1%}, below "
-                           f"{LEARNING_BAR:.0%}), and a curve that stays flat has no spikes to remove"):
-            return
-        for curve, min_rise in CURVE_MIN_RISES.items():
-            problem = describe_spikes(curve, found.curves[curve], min_rise)
-            case.expect(not problem, problem)
-        if case.passed:
-            case.evidence.append(", ".join(
-                f"{curve}: largest rise {float(rises(found.curves[curve]).max()):.2f} nats (threshold {min_rise:g})"
-                for curve, min_rise in CURVE_MIN_RISES.items()))
-
     checker.add(f"fit trains the given LSTM from its given initial weights and seed ({EPOCHS} epochs)", start, 0.0)
     checker.add("the returned curves describe the run (one train_loss per step, test values per epoch, the last "
                 "ones those of the final weights)", curves, 0.0)
-    checker.add(f"final test accuracy at least {PASSING_ACCURACY:.0%}, measured by the grader on the returned weights",
-                accuracy, 2.5)
-    checker.add(f"no spikes: no train_loss more than {CURVE_MIN_RISES['train_loss']:g} nat and no test_loss more than "
-                f"{CURVE_MIN_RISES['test_loss']:g} nat above the median of the {SPIKE_WINDOW} values before it",
-                no_spikes, 2.5)
+    checker.add(f"no spikes on a run that learns: no train_loss more than {CURVE_MIN_RISES['train_loss']:g} nat and no "
+                f"test_loss more than {CURVE_MIN_RISES['test_loss']:g} nat above the median of the {SPIKE_WINDOW} values "
+                f"before it, and a final test accuracy of at least {LEARNING_BAR:.0%}", no_spikes, 2.5)
+    checker.add(f"and, without spikes, a final test accuracy of at least {PASSING_ACCURACY:.0%}, measured by the grader "
+                "on the returned weights", accuracy, 2.5)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -324,7 +329,7 @@ def compare_norms(case: Case, result, expected_grad: dict, expected_weight: dict
         case.evidence.append(f"{2 * len(expected_grad)} curves of {steps} steps, largest relative error {worst:.2g}")
 
 
-@part("seq_classification.record_norms", "Extra credit: record_norms", 3, hint=NORMS_HINT)
+@part("seq_classification.record_norms", "Extra credit: record_norms", 3, hint=NORMS_HINT, kind="procedure")
 def grade_record_norms(subject: Subject, checker: Checker) -> None:
     """The student's record_norms on the grader's clipped procedure (2 of 3: every norm against the
     grader's own recording of the same run, and the procedure's history returned) and on the

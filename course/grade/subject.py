@@ -14,11 +14,15 @@ way.
 
 import inspect
 import os
+import time
 from abc import ABC, abstractmethod
 from typing import Protocol
 
+from dataclasses import dataclass
+
 from course.grade import transport
 from course.grade.result import Status
+from course.grade.weights import SubmittedModel, SubmittedWeights
 from course.probes import codec
 
 OUT_OF_MEMORY_SIGNS = ("MemoryError", "can't allocate memory", "DefaultCPUAllocator", "out of memory")
@@ -51,8 +55,37 @@ def unwrap(outcome: dict):
     raise StudentError(f"your code raised {kind}: {message}" + (f" ({where})" if where else ""))
 
 
+DEFAULT_DATA_ROOT = os.path.join("data", "grading")
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What graders know of a submission besides its code: the trained weights the notebook stored
+    (or why they could not be read) and where the grading machine keeps its data (CIFAR-10)."""
+
+    weights: SubmittedWeights | None = None
+    weights_problem: str = ""  # why the submitted weights could not be read ('' when they could, or none came)
+    data_root: str = DEFAULT_DATA_ROOT
+
+    def model(self, name: str) -> SubmittedModel:
+        """The submitted model ``name``.
+
+        Raises:
+            StudentError: with the reason, when the notebook submitted no usable weights for it.
+        """
+        if self.weights_problem:
+            raise StudentError(f"the submitted weights could not be read: {self.weights_problem}")
+        if self.weights is None or name not in self.weights.models:
+            given = ", ".join(self.weights.models) if self.weights and self.weights.models else "none"
+            raise StudentError(f"the notebook holds no trained weights for {name} (weights found: {given}); run the "
+                               "notebook's last cell, submit_weights(...), after training, then save and download it")
+        return self.weights.models[name]
+
+
 class Subject(ABC):
-    """The student's code, as graders see it."""
+    """The student's code, as graders see it, and what else the student submitted (``submission``)."""
+
+    submission: Submission = Submission()
 
     @abstractmethod
     def probe(self, probe_name: str, /, **inputs):
@@ -75,8 +108,9 @@ class Subject(ABC):
 class LocalSubject(Subject):
     """The student's namespace in this very process."""
 
-    def __init__(self, namespace: dict):
+    def __init__(self, namespace: dict, submission: Submission | None = None):
         self.namespace = namespace
+        self.submission = submission or Submission()
 
     def probe(self, probe_name: str, /, **inputs):
         return unwrap(transport.run_here(self.namespace, probe_name, inputs))
@@ -109,25 +143,32 @@ class KernelSubject(Subject):
         runner: executes code in the kernel and reports timeouts and deaths.
         io_dir: a folder both this process and the kernel can read and write.
         sources: the cells that have run in the kernel (trusted copies, from the notebook file).
-        timeout: seconds one probe may take.
+        time_limit: seconds all the probes of this subject may take together (one part's limit).
+        submission: what the notebook submitted besides code.
     """
 
-    def __init__(self, runner: KernelRunner, io_dir: str, sources: list[str], timeout: float):
-        self.runner, self.io_dir, self.sources, self.timeout = runner, io_dir, sources, timeout
+    def __init__(self, runner: KernelRunner, io_dir: str, sources: list[str], time_limit: float,
+                 submission: Submission | None = None):
+        self.runner, self.io_dir, self.sources, self.time_limit = runner, io_dir, sources, time_limit
+        self.submission = submission or Submission()
+        self.deadline = time.monotonic() + time_limit
         self.calls = 0
 
     def probe(self, probe_name: str, /, **inputs):
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise Aborted(Status.TIMEOUT, f"the part's time limit of {self.time_limit:.0f} s ran out")
         self.calls += 1
         path = os.path.join(self.io_dir, f"probe-{self.calls:04d}")
         codec.save(path + ".in", inputs)
-        status = self.runner.run_probe_code(transport.kernel_program(probe_name, path), self.timeout)
+        status = self.runner.run_probe_code(transport.kernel_program(probe_name, path), remaining)
         if status is Status.TIMEOUT:
-            raise Aborted(status, f"stopped after {self.timeout:g} s")
+            raise Aborted(status, f"stopped at the part's time limit of {self.time_limit:.0f} s")
         if status is not Status.GRADED:
             raise Aborted(status, "the kernel stopped while running your code")
         try:
             outcome = codec.load(path + ".out")
-        except (OSError, ValueError, KeyError) as error:
+        except (OSError, ValueError, KeyError, TypeError) as error:
             raise StudentError(f"the result of your code could not be read back ({error}); "
                                "did the notebook change how Python itself works?") from None
         finally:

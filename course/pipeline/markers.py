@@ -17,6 +17,9 @@ import ast
 from nbgrader import utils
 
 BEGIN_HIDDEN, END_HIDDEN = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
+# A cell whose release version starts with this line is run in Colab only: grading mode skips it (its
+# submitted outputs are shown to the TA instead). Only the gradebook's copy of the cell counts.
+COLAB_ONLY = "# Colab only"
 CHECK_FUNCTION = "check"  # the name hidden tests call (course.grade.check)
 
 
@@ -56,3 +59,8 @@ def is_test_cell(cell) -> bool:
 def grade_id(cell) -> str | None:
     """The nbgrader grade id of a cell, None for an ordinary cell."""
     return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def is_colab_only(source: str) -> bool:
+    """Whether a release cell's source marks it as run in Colab only (its first line)."""
+    return source.lstrip().startswith(COLAB_ONLY)

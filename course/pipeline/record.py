@@ -29,6 +29,7 @@ class PartRecord:
     disqualified: str
     seconds: float
     failed: list[FailedCheck] = field(default_factory=list)
+    kind: str = "probes"  # what grading it cost: course.grade.checker.Part.kind
 
 
 @dataclass
@@ -39,6 +40,20 @@ class CellRecord:
     points: float
     max_points: float
     parts: list[PartRecord] = field(default_factory=list)
+
+
+@dataclass
+class RunRecord:
+    """One student (non-test) code cell: what became of it in grading mode and how long it took."""
+
+    index: int
+    grade_id: str | None
+    outcome: str  # one of RUN_OUTCOMES
+    seconds: float
+
+
+RUN_OUTCOMES = ("ran", "error", "timeout", "kernel died", "skipped: Colab only", "not run: out of time",
+                "not run: kernel gave up")
 
 
 @dataclass
@@ -54,6 +69,8 @@ class GradingRecord:
     unreadable: bool  # the file was not a notebook: the release stood in for it
     grader_errors: list[str]  # grade ids of test cells whose grader failed (graded by hand)
     cells: list[CellRecord] = field(default_factory=list)
+    not_graded: list[str] = field(default_factory=list)  # grade ids left to the instructor: time ran out
+    runs: list[RunRecord] = field(default_factory=list)  # the student cells, in order
 
     @property
     def points(self) -> float:
@@ -72,7 +89,8 @@ class GradingRecord:
         cells = [CellRecord(**{**cell, "parts": [PartRecord(**{**p, "failed": [FailedCheck(**f) for f in p.get("failed", [])]})
                                                  for p in cell["parts"]]})
                  for cell in data.pop("cells")]
-        return cls(**data, cells=cells)
+        runs = [RunRecord(**run) for run in data.pop("runs", [])]
+        return cls(**data, cells=cells, runs=runs)
 
     def write(self, record_dir: str) -> str:
         """Write the record under ``record_dir/<assignment>/<student>/``; returns the file."""

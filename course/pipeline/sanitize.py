@@ -18,7 +18,14 @@ from nbconvert.exporters import NotebookExporter
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import NbGraderPreprocessor
 
+from course.pipeline.markers import is_colab_only
+from course.pipeline.submitted import COURSE_METADATA
+
 UNREADABLE_MARKER = "<!-- course: unreadable submission -->"
+
+
+def _grade_id(cell) -> str | None:
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
 
 
 def _repair(data: dict) -> dict:
@@ -107,10 +114,44 @@ class RestoreCellMetadata(NbGraderPreprocessor):
             for cell in notebook.task_cells:
                 self.truth[cell.name].update(task=True, points=cell.max_score)
             self.order = [cell.name for cell in notebook.source_cells]
+            self.sources = {cell.name: (cell.source, cell.checksum) for cell in notebook.source_cells}
+        self.colab_only = {name for name, (source, _) in self.sources.items() if is_colab_only(source)}
         nb, resources = super().preprocess(nb, resources)
         self._keep_last_of_duplicates(nb.cells)
         nb.cells = self._test_cells_below_their_parts(nb.cells)
+        nb.cells = self._restore_missing(nb.cells, with_ids=nb.nbformat_minor >= 5)
         return nb, resources
+
+    def _restore_missing(self, cells, with_ids: bool):
+        """Every graded or locked cell of the release that the submission lacks comes back, from the
+        gradebook, just below the nearest cell of the release before it that is there (the top if none):
+        a deleted test cell is graded, a deleted given cell runs, a deleted answer is the release's stub."""
+        cells = list(cells)
+        for position, name in enumerate(self.order):
+            present = [_grade_id(c) for c in cells]
+            if name in present:
+                continue
+            self.log.warning("Cell %s is missing from the submission: restored from the release", name)
+            anchors = [present.index(before) for before in reversed(self.order[:position]) if before in present]
+            cells.insert(anchors[0] + 1 if anchors else 0, self._cell_of_release(name, with_ids))
+        return cells
+
+    def _cell_of_release(self, name, with_id: bool):
+        """A cell rebuilt from the gradebook's copy of the release cell ``name``."""
+        truth, (source, checksum) = self.truth[name], self.sources[name]
+        cell = (nbformat.v4.new_code_cell(source) if truth["cell_type"] == "code"
+                else nbformat.v4.new_markdown_cell(source))
+        cell.metadata["nbgrader"] = {"grade_id": name, "schema_version": 3, "checksum": checksum,
+                                     **{k: v for k, v in truth.items() if k != "cell_type"}}
+        if truth["locked"]:
+            cell.metadata["deletable"], cell.metadata["editable"] = False, False
+        if name in self.colab_only:
+            cell.metadata[COURSE_METADATA] = {"colab_only": True}
+        if with_id:
+            cell.id = f"restored-{name}"[:64]
+        else:
+            cell.pop("id", None)
+        return cell
 
     def _keep_last_of_duplicates(self, cells):
         """Of several cells with one grade id, the last keeps it; the others become ordinary cells
@@ -125,6 +166,7 @@ class RestoreCellMetadata(NbGraderPreprocessor):
                 seen.add(name)
 
     def preprocess_cell(self, cell, resources, index):
+        cell.metadata.pop(COURSE_METADATA, None)  # only the gradebook says how a cell is graded
         metadata = cell.metadata.get("nbgrader")
         if not isinstance(metadata, dict):
             cell.metadata.pop("nbgrader", None)
@@ -142,13 +184,13 @@ class RestoreCellMetadata(NbGraderPreprocessor):
         cell.metadata["nbgrader"] = {**restored, **({"checksum": metadata["checksum"]} if "checksum" in metadata else {})}
         if truth["locked"]:
             cell.metadata["deletable"], cell.metadata["editable"] = False, False
+        if grade_id in self.colab_only:
+            cell.metadata[COURSE_METADATA] = {"colab_only": True}
         return cell, resources
 
     def _test_cells_below_their_parts(self, cells):
         """A test cell found above the graded cell that precedes it in the source moves just below it."""
-        def grade_id(cell):
-            return cell.metadata.get("nbgrader", {}).get("grade_id")
-
+        grade_id = _grade_id
         cells = list(cells)
         for name in self.order:
             truth = self.truth[name]

@@ -164,3 +164,48 @@ class torch_threads:
 
     def __exit__(self, *exc_info):
         torch.set_num_threads(self.previous)
+
+
+def _shape_sizes(state) -> list[int]:
+    """The distinct sizes along any axis of the tensors of a state_dict, the most frequent first."""
+    counts = {}
+    for tensor in state.values():
+        for size in tensor.shape:
+            counts[int(size)] = counts.get(int(size), 0) + 1
+    return sorted(counts, key=lambda size: -counts[size])
+
+
+def _candidate_arguments(model_class, recorded, state, limit=200):
+    """Constructor arguments to try, in order: the recorded ones, the defaults, then every way of
+    filling the int parameters without a default value from the sizes found in ``state``."""
+    import inspect
+    import itertools
+
+    yield dict(recorded)
+    yield {}
+    parameters = list(inspect.signature(model_class.__init__).parameters.values())[1:]
+    open_ints = [p.name for p in parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+                 and p.name not in recorded and (p.default is p.empty or isinstance(p.default, int))]
+    sizes = _shape_sizes(state)[:12]
+    for count, values in enumerate(itertools.product(sizes, repeat=len(open_ints))):
+        if count >= limit or not open_ints:
+            return
+        yield {**recorded, **dict(zip(open_ints, values))}
+
+
+def build_with_weights(namespace, class_name, recorded, state):
+    """``class_name(**kwargs)`` with ``state`` loaded (strict), for the first candidate arguments whose
+    model it fits, in float32 and eval mode; ``(model, kwargs, problem)`` with ``model`` None and the
+    first candidate's loading problem when none fits."""
+    model_class = lookup(namespace, class_name)
+    first_problem = None
+    for kwargs in _candidate_arguments(model_class, recorded, state):
+        try:
+            torch.manual_seed(0)
+            model = model_class(**kwargs)
+            model.load_state_dict(state, strict=True)
+        except Exception as error:  # a constructor that refuses the arguments, or weights that do not fit
+            first_problem = first_problem or f"{class_name}(**{kwargs}): {str(error).strip()[:600]}"
+            continue
+        return model.float().eval(), kwargs, ""
+    return None, {}, first_problem or f"no arguments of {class_name} fit the weights"

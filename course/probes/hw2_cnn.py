@@ -4,6 +4,7 @@ training helpers on a linear model the grader specifies."""
 import torch
 
 from .codec import record
+from .common import build_with_weights
 from .runtime import lookup, probe
 
 
@@ -167,3 +168,29 @@ def table_net(namespace, parameters, images) -> TableNet:
                 target.copy_(value)
             output = net(images)
     return TableNet(type(net).__name__, layers, shapes, output)
+
+
+@record
+class SubmittedClassifier:
+    """The student's model rebuilt from their class with the submitted weights: its logits on the
+    grader's images (None when the weights did not fit), the constructor arguments that fit, or why
+    no arguments did."""
+
+    logits: object
+    kwargs: dict
+    problem: str
+
+
+@probe
+def classify_with_weights(namespace, class_name, recorded, state, images, mean, std) -> SubmittedClassifier:
+    """Rebuild ``class_name`` with the submitted ``state`` (see ``build_with_weights``) and classify
+    ``images`` ((N, 32, 32, 3) uint8, normalised here by the notebook's ``mean`` and ``std``) in eval
+    mode, 500 at a time; the labels stay with the grader."""
+    model, kwargs, problem = build_with_weights(namespace, class_name, recorded, state)
+    if model is None:
+        return SubmittedClassifier(None, {}, problem)
+    x = images.permute(0, 3, 1, 2).float().div(255.0)  # (N, 3, 32, 32)
+    x = (x - torch.tensor(mean)[:, None, None]) / torch.tensor(std)[:, None, None]
+    with torch.no_grad():
+        logits = torch.cat([model(chunk) for chunk in x.split(500)])  # (N, classes)
+    return SubmittedClassifier(logits, kwargs, "")

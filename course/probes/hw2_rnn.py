@@ -4,6 +4,7 @@ backward pass while watching for autograd, and ask the echo models for their ans
 import torch
 
 from .codec import record
+from .common import build_with_weights
 from .runtime import lookup, probe
 
 
@@ -127,3 +128,66 @@ def echo_answers(namespace, model_name, strings, delays=None) -> EchoAnswers:
         else:
             answers = [model.test_run(s, int(d)) for s, d in zip(strings, delays)]
     return EchoAnswers(type(model).__name__, answers)
+
+
+@record
+class SubmittedEcho:
+    """A trained echo model rebuilt from the student's class with the submitted weights: its
+    ``test_run`` answers for the grader's strings (empty when the weights did not fit), the constructor
+    arguments that fit, or why no arguments did."""
+
+    type: str
+    kwargs: dict
+    answers: list
+    problem: str
+
+
+@probe
+def echo_with_weights(namespace, class_name, recorded, state, strings, delays=None) -> SubmittedEcho:
+    """Rebuild ``class_name`` with the submitted ``state`` (see ``build_with_weights``) and ask its
+    ``test_run`` for every string (with its delay when ``delays`` is given)."""
+    model, kwargs, problem = build_with_weights(namespace, class_name, recorded, state)
+    if model is None:
+        return SubmittedEcho(class_name, {}, [], problem)
+    with torch.no_grad():
+        if delays is None:
+            answers = [model.test_run(s) for s in strings]
+        else:
+            answers = [model.test_run(s, int(d)) for s, d in zip(strings, delays)]
+    return SubmittedEcho(type(model).__name__, kwargs, answers, "")
+
+
+@probe
+def train_echo(namespace, class_name, args, indices, delays, lr, strings, string_delays) -> EchoAnswers:
+    """Train a fresh ``class_name(*args)`` on the grader's batches and return its answers for ``strings``.
+
+    ``indices`` (S, B, L) int64 are S training batches of symbol indices (1..26) and ``delays`` (S, B)
+    their delays; the target is the input delayed, blank (0) in front. ``string_delays`` None means the
+    fixed-delay model, whose ``forward`` and ``test_run`` take no delay. Adam at ``lr`` with the gradient
+    norm clipped at 1, one step per batch.
+    """
+    torch.manual_seed(0)
+    model = lookup(namespace, class_name)(*args)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    model.train()
+    for batch, delay in zip(indices, delays):  # (B, L), (B,)
+        x = torch.nn.functional.one_hot(batch, 27).float()  # (B, L, 27)
+        logits = model(x) if string_delays is None else model(x, delay)  # (B, L, 27)
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), _delayed(batch, delay).reshape(-1))
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+    model.eval()
+    with torch.no_grad():
+        if string_delays is None:
+            answers = [model.test_run(s) for s in strings]
+        else:
+            answers = [model.test_run(s, int(d)) for s, d in zip(strings, string_delays)]
+    return EchoAnswers(type(model).__name__, answers)
+
+
+def _delayed(indices, delays):
+    """(B, L) indices shifted right by ``delays`` (B,) steps, blank (0) in front."""
+    source = torch.arange(indices.shape[1]) - delays[:, None]  # (B, L)
+    return torch.where(source >= 0, indices.gather(1, source.clamp(min=0)), 0)

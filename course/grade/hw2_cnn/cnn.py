@@ -5,6 +5,8 @@ the training helpers get_loss_and_correct and step."""
 import torch
 import torch.nn.functional as F
 
+from course.data import cifar
+from course.data import grading as grading_data
 from course.data.cifar_standin import make_images
 from course.grade.checker import Case, Checker, describe_shape, once, part
 from course.grade.subject import StudentError, Subject
@@ -91,10 +93,16 @@ def grade_convnet_contract(subject: Subject, checker: Checker) -> None:
         default().residual, "no addition of two feature maps (x + f(x)) was found in the forward pass"), 0.5)
 
 
-# The learning check: a correct small CNN reaches 65-85 % on the stand-in after 120 Adam steps of 32
-# images (measured on the reference and on a minimal two-convolution network); chance is 10 %.
+# Test accuracy of the submitted weights on CIFAR-10's test split, by tiers up to the assignment's
+# target of 75 % in Colab: (bar, points of the part's 3).
+ACCURACY_TIERS = ((0.30, 0.5), (0.50, 0.75), (0.65, 0.75), (0.75, 1.0))
+# Without usable weights the grader trains a fresh ConvNet itself for a moment (a published learn-check)
+# and gives at most half of the points: a correct small CNN reaches 65-85 % on the stand-in after 120
+# Adam steps of 32 images (measured on the reference and on a minimal two-convolution network); chance
+# is 10 %.
 LEARN_STEPS, LEARN_BATCH, LEARN_RATE = 120, 32, 1e-3
-LEARN_BARS = (0.30, 0.40, 0.50)
+LEARN_BARS = ((0.30, 0.5), (0.40, 0.5), (0.50, 0.5))  # (bar, points of 3)
+SUBMITTED_MODEL = "convnet"  # the name submit_weights(convnet=model) stores the trained ConvNet under
 
 
 def standin_tensors(count: int, seed: int):
@@ -104,12 +112,53 @@ def standin_tensors(count: int, seed: int):
     return x, torch.tensor(labels)
 
 
-@part("hw2_cnn.convnet_learns", "ConvNet learns", 3,
-      hint="Train your ConvNet on a few batches yourself and watch the loss fall; check the forward pass "
-           "keeps the batch dimension and returns raw logits (no softmax before CrossEntropyLoss).")
-def grade_convnet_learns(subject: Subject, checker: Checker) -> None:
-    """The grader trains a fresh ConvNet itself (Adam, LEARN_STEPS minibatches of stand-in images)
-    and measures held-out accuracy; one case per bar of LEARN_BARS, a third each."""
+def _weights_accuracy(subject: Subject) -> tuple[float, str]:
+    """The submitted ConvNet's accuracy on the grading machine's CIFAR-10 test split, and what it was
+    measured on. Raises StudentError when there are no weights or they do not fit the class."""
+    submitted = subject.submission.model(SUBMITTED_MODEL)
+    grading_data.prepare(subject.submission.data_root)
+    split = cifar.read_split(subject.submission.data_root, train=False)
+    scores = subject.probe("classify_with_weights", class_name="ConvNet", recorded=submitted.kwargs,
+                           state=submitted.state, images=torch.from_numpy(split.images), mean=list(cifar.MEAN),
+                           std=list(cifar.STD))
+    if scores.logits is None:
+        raise StudentError(f"the submitted weights do not fit your ConvNet class: {scores.problem}")
+    logits = scores.logits
+    if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or len(logits) != len(split.labels):
+        raise StudentError(f"ConvNet returned {describe_shape(logits) if isinstance(logits, torch.Tensor) else logits!r} "
+                           f"for {len(split.labels)} test images, expected logits (N, {len(split.classes)})")
+    accuracy = float((logits.argmax(dim=1) == torch.from_numpy(split.labels)).double().mean())
+    source = ("the generated stand-in for CIFAR-10" if split.standin else "the CIFAR-10 test split")
+    return accuracy, f"{len(split.labels)} images of {source}"
+
+
+@part("hw2_cnn.convnet_accuracy", "ConvNet: test accuracy of your trained weights", 3, kind="weights",
+      hint="Train in Colab until the test accuracy is above 75 %, then run the last cell, submit_weights(convnet=model), "
+           "save and download the notebook. Without weights, check that your ConvNet learns: the loss of a few "
+           "batches must fall, and forward must return raw logits (no softmax before CrossEntropyLoss).")
+def grade_convnet_accuracy(subject: Subject, checker: Checker) -> None:
+    """The weights the notebook submitted, loaded into a fresh ConvNet of the student's class, classify
+    the grading machine's CIFAR-10 test split: 0.5, 0.75, 0.75 and 1 point for 30, 50, 65 and 75 %.
+    Without usable weights (none, undecodable, or not fitting the class) the part says why and the
+    grader's own learn-check (a fresh ConvNet trained for LEARN_STEPS Adam steps on stand-in images)
+    earns up to half of the points, 0.5 for each bar of LEARN_BARS."""
+    try:
+        accuracy, measured_on = _weights_accuracy(subject)
+    except StudentError as error:
+        _learn_check(subject, checker, problem=str(error))
+        return
+    for bar, points in ACCURACY_TIERS:
+        def run(case: Case, bar=bar):
+            case.evidence.append(f"test accuracy {accuracy:.1%} on {measured_on}")
+            case.expect(accuracy >= bar, f"test accuracy {accuracy:.1%} on {measured_on}; needs {bar:.0%}")
+        checker.add(f"your trained weights reach {bar:.0%} test accuracy", run, points)
+
+
+def _learn_check(subject: Subject, checker: Checker, problem: str) -> None:
+    """The fallback without usable weights: one failed case saying why, worth half of the part, and the
+    learn-check's bars for the other half."""
+    checker.add("trained weights submitted and evaluated", lambda case: case.fail(problem),
+                sum(points for _, points in ACCURACY_TIERS) - sum(points for _, points in LEARN_BARS))
     train_x, train_y = standin_tensors(1500, seed=int(checker.randint(0, 10_000, (1,))))
     test_x, test_y = standin_tensors(500, seed=int(checker.randint(10_000, 20_000, (1,))))
     trained = once(lambda: subject.probe("train_classifier", name="ConvNet", kwargs={}, images=train_x, labels=train_y,
@@ -122,13 +171,14 @@ def grade_convnet_learns(subject: Subject, checker: Checker) -> None:
             raise StudentError("the trained ConvNet did not return (N, 10) logits")
         return float((logits.argmax(dim=1) == test_y).double().mean())
 
-    for bar in LEARN_BARS:
+    for bar, points in LEARN_BARS:
         def run(case: Case, bar=bar):
             acc = accuracy()
             case.expect(acc >= bar, f"held-out accuracy {acc:.1%} after {LEARN_STEPS} Adam steps (lr {LEARN_RATE}, "
                                     f"batch {LEARN_BATCH}) on synthetic 32x32 images; needs {bar:.0%}")
             case.evidence.append(f"held-out accuracy {acc:.1%}")
-        checker.add(f"reaches {bar:.0%} held-out accuracy on a 10-class synthetic task after brief training", run)
+        checker.add(f"learn-check: a fresh ConvNet reaches {bar:.0%} held-out accuracy on a 10-class synthetic task "
+                    f"after {LEARN_STEPS} Adam steps", run, points)
 
 
 @part("hw2_cnn.get_loss_and_correct", "get_loss_and_correct", 2,
