@@ -13,7 +13,7 @@ from course.grade.subject import StudentError, Subject
 from course.grade.tolerances import FLOAT32, FLOAT64
 from course.reference.cnn_models import build_table_net
 
-@part("hw2_cnn.build_table_net", "build_table_net", 2,
+@part("hw2_cnn.build_table_net", "build_table_net", 1,
       hint="The order is CONV3-10 (padding 1), ReLU, POOL-2 (max), CONV3-20 (stride 3, padding 2), ReLU, "
            "POOL-2, Flatten, Linear(180, 10).")
 def grade_build_table_net(subject: Subject, checker: Checker) -> None:
@@ -57,7 +57,7 @@ def _count(graph: dict, names) -> int:
     return sum(count for op, count in graph.items() if any(name in op for name in names))
 
 
-@part("hw2_cnn.convnet_contract", "ConvNet: interface and architecture", 3,
+@part("hw2_cnn.convnet_contract", "ConvNet: interface and architecture", 2.5,
       hint="ConvNet(num_classes, in_channels) needs two or more convolutions, batch normalisation, a "
            "nonlinearity, pooling, a residual connection (add a block's input to its output) and a linear head.")
 def grade_convnet_contract(subject: Subject, checker: Checker) -> None:
@@ -181,7 +181,7 @@ def _learn_check(subject: Subject, checker: Checker, problem: str) -> None:
                     f"after {LEARN_STEPS} Adam steps", run, points)
 
 
-@part("hw2_cnn.get_loss_and_correct", "get_loss_and_correct", 2,
+@part("hw2_cnn.get_loss_and_correct", "get_loss_and_correct", 1.5,
       hint="Move the batch to the device, compute logits = model(images), loss = criterion(logits, labels), "
            "and count argmax(logits) == labels as a Python int.")
 def grade_get_loss_and_correct(subject: Subject, checker: Checker) -> None:
@@ -217,7 +217,7 @@ def grade_get_loss_and_correct(subject: Subject, checker: Checker) -> None:
     checker.add("n_correct is the number of right predictions, as an int", count)
 
 
-@part("hw2_cnn.step", "step", 2,
+@part("hw2_cnn.step", "step", 1.5,
       hint="optimizer.zero_grad(), loss.backward(), optimizer.step(): without zeroing, the second step adds "
            "the first step's gradients again.")
 def grade_step(subject: Subject, checker: Checker) -> None:
