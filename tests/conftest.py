@@ -14,7 +14,16 @@ from course.same_numbers import SAME_NUMBERS_ENV
 os.environ.update(SAME_NUMBERS_ENV)
 
 from course.probes.common import torch_threads  # noqa: E402  (imports torch)
-from support import REPO, make_course  # noqa: E402
+from support import REPO, SHARED_DATA, make_course  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_data(tmp_path_factory):
+    """One folder of grading data for every course the tests make, and one cache of notebooks run as
+    students run them (trained samples), for the whole session."""
+    os.environ[SHARED_DATA] = str(tmp_path_factory.mktemp("grading-data"))
+    os.environ["COURSE_TRAINED_CACHE"] = str(tmp_path_factory.mktemp("trained-runs"))
+    return os.environ[SHARED_DATA]
 
 
 @pytest.fixture(scope="session")
@@ -32,6 +41,13 @@ def repo():
 @pytest.fixture
 def one_thread():
     """One torch thread, as the grading kernel and the notebooks train (the same numbers, the calibrated timing)."""
+    with torch_threads(1):
+        yield
+
+
+@pytest.fixture(scope="module")
+def one_thread_module():
+    """As ``one_thread``, for a module's fixtures that train."""
     with torch_threads(1):
         yield
 

@@ -5,8 +5,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+import torch
 from nbgrader.api import Gradebook
 
+from course.grade.subject import Submission
+from course.grade.weights import decode_weights
+from course.pipeline.markers import COLAB_ONLY
+from course.tools.notebooks import grade_id, read
 from course.tools.autograde import Outcome, autograde
 from course.tools.cli import course_config
 from course.tools import course_folder
@@ -16,9 +21,13 @@ from course.tools.samples import Sample
 REPO = Path(__file__).resolve().parents[1]
 
 
+SHARED_DATA = "COURSE_TEST_DATA"  # environment variable: the grading data every test course shares (conftest)
+
+
 def make_course(root: Path) -> Path:
-    """A throw-away course folder in ``root`` with the release generated (see course_folder)."""
-    course_folder.make_course(str(root), str(REPO))
+    """A throw-away course folder in ``root`` with the release generated (see course_folder), sharing the
+    session's grading data (the CIFAR-10 stand-in is generated once)."""
+    course_folder.make_course(str(root), str(REPO), os.environ.get(SHARED_DATA))
     return root
 
 
@@ -78,3 +87,25 @@ def cell_text(nb, grade_id: str) -> str:
     """Everything a graded cell printed (the feedback a student reads for that part)."""
     cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
     return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+
+
+def is_colab_only(cell) -> bool:
+    """A cell the autograder skips (long training and its plots); the tests that run a notebook in-process
+    skip it too."""
+    return cell.source.lstrip().startswith(COLAB_ONLY)
+
+
+def weights_encoder(notebook: str) -> dict:
+    """The namespace of the notebook's submit_weights cell, its definitions only (encode_weights, ...)."""
+    cell = next(c for c in read(str(REPO / "source" / ASSIGNMENT / f"{notebook}.ipynb")).cells if grade_id(c) == "submit_weights")
+    definitions = cell.source[:cell.source.rindex("\nsubmit_weights(")]
+    namespace = {"torch": torch}
+    exec(compile(definitions, "<cell submit_weights>", "exec"), namespace)
+    return namespace
+
+
+def submission(notebook: str, data_root: str, dtype=torch.float16, **models) -> Submission:
+    """What grading gets from a notebook whose submit_weights cell stored ``models``: encoded by the
+    notebook's own code, decoded by the grader's."""
+    payload = weights_encoder(notebook)["encode_weights"](models, dtype)
+    return Submission(decode_weights(payload), "", data_root)

@@ -24,3 +24,10 @@ def prepare(root: str) -> dict[str, str]:
         if not cifar.is_present(root) or os.path.exists(os.path.join(cifar.folder(root), cifar.STANDIN_MARK)):
             cifar_standin.write_standin(root)
     return {DATA_ENV: os.path.abspath(root)}
+
+
+def dataset_version(root: str) -> str:
+    """Which CIFAR-10 ``root`` holds: "cifar-10", or the stand-in's version stamp (for caches of runs on it)."""
+    prepare(root)
+    stamps = sorted(name for name in os.listdir(cifar.folder(root)) if name.startswith("VERSION-"))
+    return stamps[-1] if os.path.exists(os.path.join(cifar.folder(root), cifar.STANDIN_MARK)) else "cifar-10"

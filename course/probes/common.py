@@ -183,7 +183,10 @@ def _candidate_arguments(model_class, recorded, state, limit=200):
 
     yield dict(recorded)
     yield {}
-    parameters = list(inspect.signature(model_class.__init__).parameters.values())[1:]
+    try:
+        parameters = list(inspect.signature(model_class).parameters.values())
+    except (TypeError, ValueError):  # a callable without a signature: only the two tries above
+        return
     open_ints = [p.name for p in parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
                  and p.name not in recorded and (p.default is p.empty or isinstance(p.default, int))]
     sizes = _shape_sizes(state)[:12]

@@ -14,13 +14,16 @@ from course.grade.subject import LocalSubject
 from course.probes.common import torch_threads
 from course.reference import echo, gated_rnn
 from course.tools.notebooks import grade_id, read, without_markers
+from support import is_colab_only, submission
 
 matplotlib.use("Agg")
 
 # The variable-delay model takes ~40 s to train: the fixture stands in an oracle subclass of the notebook's
 # own class for it (its test_run and answer_strings are the notebook's); it is trained for real end to end
-# in tests/pipeline/test_hw2_rnn_autograde.py. The fixed-delay model trains here (a few seconds).
+# in tests/pipeline/test_hw2_rnn_autograde.py. The fixed-delay model trains here (a few seconds). The other
+# cells that run in Colab only (checks of the trained models, storing their weights) are skipped.
 VARIABLE_TRAINING_LINE = "variable_echo_model, variable_history = train_variable_delay(VARIABLE_CONFIG, seed=0)"
+TRAINING_CELLS = {"train_fixed", "train_variable"}
 
 
 def oracle_variable_model(namespace):
@@ -37,11 +40,11 @@ def run_notebook(repo) -> dict:
     """The namespace of the source notebook run top to bottom (visible checks included, hidden tests not)."""
     import matplotlib.pyplot as plt
 
-    namespace, history = {}, []
+    namespace, history = {"get_ipython": lambda: type("Shell", (), {"execution_count": 0})()}, []
     namespace["In"] = history  # what LocalSubject.cell_sources reads, as in IPython
     for cell in read(str(repo / "source" / "hw2" / "hw2_rnn.ipynb")).cells:
         gid = grade_id(cell) or ""
-        if cell.cell_type != "code" or gid.startswith("test_"):
+        if cell.cell_type != "code" or gid.startswith("test_") or (is_colab_only(cell) and gid not in TRAINING_CELLS):
             continue
         source = without_markers(cell.source)
         if gid == "train_variable":
@@ -209,12 +212,22 @@ def test_does_training_with_no_step_leave_an_untrained_model_and_a_history(noteb
 
 # --- the graders on the solutions and on mistakes ---------------------------------------------------
 
+def submitted(notebook, **models):
+    """The namespace to grade, and the submission of a notebook whose last cell stored ``models``: the
+    classes are the models' own, so that the grader rebuilds each from its class."""
+    classes = {"echo_model": "GRUMemory", "variable_echo_model": "VariableDelayGRUMemory"}
+    namespace = {**notebook, **{classes[name]: type(model) for name, model in models.items()}}
+    return namespace, submission("hw2_rnn", "", **models)
+
+
 def test_does_every_hw2_rnn_grader_give_the_solutions_full_marks(notebook):
     find_part("hw2_rnn.gated_rnn")
     parts = sorted(p for p in PARTS if p.startswith("hw2_rnn."))
     assert sum(PARTS[p].points for p in parts) == 32  # + 8 points of TA-graded answers = 40
+    namespace, weights = submitted(notebook, echo_model=notebook["echo_model"],
+                                   variable_echo_model=notebook["variable_echo_model"])
     for part_id in parts:
-        result = grade_part(part_id, LocalSubject(notebook))
+        result = grade_part(part_id, LocalSubject(namespace, weights))
         assert result.fraction == 1.0, result.report(PARTS[part_id].points)
 
 
@@ -226,8 +239,8 @@ def with_cell(notebook, source: str) -> dict:
     return namespace
 
 
-def grade(part_id, namespace):
-    return grade_part(part_id, LocalSubject(namespace))
+def grade(part_id, namespace, weights=None):
+    return grade_part(part_id, LocalSubject(namespace, weights))
 
 
 def test_do_swapped_gate_terms_fail_the_forward_part_only(notebook):
@@ -307,10 +320,8 @@ def test_is_autograd_inside_the_backward_caught_while_it_runs(notebook):
 
 
 def test_does_an_untrained_echo_model_get_only_the_interface_point(notebook):
-    namespace = dict(notebook)
     torch.manual_seed(0)
-    namespace["echo_model"] = notebook["GRUMemory"](64)
-    result = grade("hw2_rnn.gru_memory", namespace)
+    result = grade("hw2_rnn.gru_memory", *submitted(notebook, echo_model=notebook["GRUMemory"](64)))
     assert result.points(10) == 1.0
     assert "needs 99%" in result.report(10) and "should give" in result.report(10)
 
@@ -323,9 +334,7 @@ def test_does_a_nearly_right_echo_model_get_partial_credit(notebook):
             target = echo_data.delay_indices(x.argmax(-1), echo_data.DELAY)
             return echo_data.one_hot(torch.where(target == 26, 1, target))
 
-    namespace = dict(notebook)
-    namespace["echo_model"] = AlmostOracle(8)
-    result = grade("hw2_rnn.gru_memory", namespace)
+    result = grade("hw2_rnn.gru_memory", *submitted(notebook, echo_model=AlmostOracle(8)))
     assert result.points(10) == 6.0, result.report(10)  # interface 1 + 50 % 1 + 80 % 2 + 95 % 2
 
 
@@ -337,3 +346,21 @@ class GRUMemory(GRUMemory):
 """)
     result = grade("hw2_rnn.gru_memory", namespace)
     assert not result.findings[0].passed and "argmax of the model's own logits" in result.findings[0].detail
+
+
+def test_do_weights_that_do_not_fit_the_class_fall_back_to_the_learn_check(notebook):
+    """Weights of a GRU with another read-out: the part says why; the grader's own brief training of a fresh
+    GRUMemory earns at most half of the accuracy points."""
+    class Other(torch.nn.Module):
+        def __init__(self, hidden_size):
+            super().__init__()
+            self.gru = torch.nn.GRU(27, hidden_size, batch_first=True)
+
+        def forward(self, x):
+            return self.gru(x)[0]
+
+    weights = submission("hw2_rnn", "", echo_model=Other(27))
+    result = grade("hw2_rnn.gru_memory", notebook, weights)
+    report = result.report(10)
+    assert "do not fit your GRUMemory class" in report and "learn-check" in report, report
+    assert result.points(10) <= 1 + 4.5

@@ -1,11 +1,25 @@
-"""hw2_cnn through a real `nbgrader autograde` (the course's parallel tool, SQLite gradebook)."""
+"""hw2_cnn through a real `nbgrader autograde` (the course's parallel tool, SQLite gradebook).
 
+The complete submission is the notebook as a student's own run leaves it (trained on the grading data, its
+weights stored by its last cell), also round-tripped through Colab's format; realistic bugs are planted in
+that file afterwards (code changed after the run), so each costs points in its own part only. Submissions
+whose weights are missing or broken lose the weights part alone, with a message.
+"""
+
+import copy
+import json
+
+import nbformat
 import pytest
+import torch
 
+from course.grade.weights import WEIGHTS_MIME
+from course.pipeline.record import read_records
 from course.tools.samples import Bug, Sample
-from support import autograded_cells, autograded_notebook, cell_text, grade
+from support import autograded_cells, autograded_notebook, cell_text, grade, weights_encoder
 
 NOTEBOOK = "hw2_cnn"
+AUTOGRADED_POINTS = 38.5  # + 4 points of written answers graded by a TA = 45 (see the README's points table)
 
 # Realistic mistakes, each confined to one graded part.
 BUGS = {
@@ -30,21 +44,100 @@ TEST_CELL = {  # which test cell grades each part
     "hw2_cnn.lp_pool2d_forward": "test_lp_pool2d_forward", "hw2_cnn.get_loss_and_correct": "test_get_loss_and_correct",
     "hw2_cnn.convnet_contract": "test_convnet_contract",
 }
+WEIGHTS_CELL = "test_convnet_accuracy"
+COLAB_ONLY_CELLS = {"data", "train_loop", "plot_curves", "visualise", "submit_weights"}
+
+
+def weights_output(nb):
+    """The output of the notebook's submit_weights cell that carries the weights."""
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "submit_weights")
+    return next(o for o in cell.outputs if WEIGHTS_MIME in o.get("data", {}))
+
+
+def with_weights(change):
+    """The trained notebook with its stored weights changed by ``change(payload)`` (None removes them)."""
+    def edit(nb):
+        nb = copy.deepcopy(nb)
+        output = weights_output(nb)
+        payload = change(output["data"][WEIGHTS_MIME])
+        if payload is None:
+            output["data"].pop(WEIGHTS_MIME)
+        else:
+            output["data"][WEIGHTS_MIME] = payload
+        return nb
+    return edit
+
+
+def untrained_weights(payload):
+    """The weights of a fresh, untrained ConvNet of the reference architecture, in the notebook's encoding."""
+    namespace = weights_encoder(NOTEBOOK)
+    torch.manual_seed(1)
+    fresh = _reference_convnet()
+    return namespace["encode_weights"]({"convnet": fresh}, torch.float16)
+
+
+def _reference_convnet():
+    from course.reference.cnn_models import ConvNet
+
+    return ConvNet()
+
+
+def wrong_shapes(payload):
+    """The first convolution's weight (32, 3, 3, 3) declared as (3, 32, 3, 3): the same data, a shape no
+    ConvNet of the class has."""
+    payload = copy.deepcopy(payload)
+    tensor = next(iter(payload["models"]["convnet"]["tensors"].values()))
+    tensor["shape"] = [tensor["shape"][1], tensor["shape"][0], *tensor["shape"][2:]]
+    return payload
+
+
+def oversized(payload):
+    payload = copy.deepcopy(payload)
+    payload["models"]["convnet"]["tensors"]["huge"] = {"dtype": "float32", "shape": [3_000_000], "data": "AAAA"}
+    return payload
+
+
+def not_decodable(payload):
+    payload = copy.deepcopy(payload)
+    next(iter(payload["models"]["convnet"]["tensors"].values()))["data"] = "this is not base64!"
+    return payload
+
+
+WEIGHTS_PROBLEMS = {  # student -> (how the stored weights were broken, what the feedback must say)
+    "cnn-weights-untrained": (untrained_weights, "needs 75%"),
+    "cnn-weights-missing": (lambda payload: None, "holds no trained weights for convnet"),
+    "cnn-weights-shapes": (wrong_shapes, "do not fit your ConvNet class"),
+    "cnn-weights-oversized": (oversized, "larger than the limit"),
+    "cnn-weights-garbled": (not_decodable, "not valid base64"),
+}
+
+
+class Edited(Sample):
+    """A submission made from another notebook file by a change of the test's own."""
+
+    def __init__(self, student, text: str, change):
+        super().__init__(student, only={NOTEBOOK})
+        self.text, self.change = text, change
+
+    def notebooks(self, root):
+        return {NOTEBOOK: nbformat.writes(self.change(nbformat.reads(self.text, as_version=4)))}
 
 
 @pytest.fixture(scope="module")
 def graded(course_dir):
-    everything = {NOTEBOOK: None}
-    only = {NOTEBOOK}
-    samples = [Sample("cnn-complete", everything, only=only), Sample("cnn-untouched", only=only),
-               Sample("cnn-colab", everything, through_colab=True, only=only)]
-    samples += [Sample(student, everything, bugs=[bug], only=only) for student, bug in BUGS.items()]
+    everything, only = {NOTEBOOK: None}, {NOTEBOOK}
+    complete = Sample("cnn-complete", everything, only=only, trained=True)
+    run = complete.notebooks(str(course_dir))[NOTEBOOK]  # the student's own run (cached for the samples below)
+    samples = [complete, Sample("cnn-untouched", only=only), Sample("cnn-unrun", everything, only=only),
+               Sample("cnn-colab", everything, through_colab=True, only=only, trained=True)]
+    samples += [Sample(student, everything, only=only, trained=True, edits_after_run=[bug]) for student, bug in BUGS.items()]
+    samples += [Edited(student, run, with_weights(change)) for student, (change, _) in WEIGHTS_PROBLEMS.items()]
     return grade(course_dir, samples)
 
 
-def test_does_the_complete_submission_get_every_autograded_point(graded, course_dir):
+def test_does_the_complete_trained_submission_get_every_autograded_point(graded, course_dir):
     cells = autograded_cells(course_dir, NOTEBOOK)
-    assert sum(cells.values()) == 41  # + 4 points of written answers graded by a TA = 45
+    assert sum(cells.values()) == AUTOGRADED_POINTS
     result = graded["cnn-complete"]
     assert result.outcome.ok and result.outcome.grader_errors == 0
     assert {g: result.score(NOTEBOOK, g) for g in cells} == cells
@@ -57,7 +150,7 @@ def test_does_the_untouched_release_get_no_point(graded, course_dir):
         {g: 0 for g in autograded_cells(course_dir, NOTEBOOK)}
 
 
-def test_does_a_notebook_round_tripped_through_colab_keep_the_full_score(graded, course_dir):
+def test_does_a_trained_notebook_round_tripped_through_colab_keep_the_full_score(graded, course_dir):
     cells = autograded_cells(course_dir, NOTEBOOK)
     assert {g: graded["cnn-colab"].score(NOTEBOOK, g) for g in cells} == cells
 
@@ -69,6 +162,47 @@ def test_does_a_bug_cost_points_in_its_own_part_only(graded, course_dir, student
     cells = autograded_cells(course_dir, NOTEBOOK)
     assert result.score(NOTEBOOK, broken) < cells[broken], f"{BUGS[student].why} went unnoticed"
     assert {g: result.score(NOTEBOOK, g) for g in cells if g != broken} == {g: m for g, m in cells.items() if g != broken}
+
+
+@pytest.mark.parametrize("student", sorted(WEIGHTS_PROBLEMS))
+def test_do_broken_weights_cost_the_weights_part_only_with_a_message(graded, course_dir, student):
+    cells = autograded_cells(course_dir, NOTEBOOK)
+    result = graded[student]
+    assert result.outcome.ok and result.outcome.grader_errors == 0
+    assert result.score(NOTEBOOK, WEIGHTS_CELL) <= cells[WEIGHTS_CELL] / 2
+    assert {g: result.score(NOTEBOOK, g) for g in cells if g != WEIGHTS_CELL} == \
+        {g: m for g, m in cells.items() if g != WEIGHTS_CELL}
+    text = cell_text(autograded_notebook(course_dir, student, NOTEBOOK), WEIGHTS_CELL)
+    assert WEIGHTS_PROBLEMS[student][1] in text, text
+
+
+def test_does_a_notebook_that_never_ran_get_the_learn_check_at_most(graded, course_dir):
+    result = graded["cnn-unrun"]
+    text = cell_text(autograded_notebook(course_dir, "cnn-unrun", NOTEBOOK), WEIGHTS_CELL)
+    assert "holds no trained weights for convnet" in text and "learn-check" in text
+    assert 0 < result.score(NOTEBOOK, WEIGHTS_CELL) <= 1.5
+
+
+def test_does_grading_mode_skip_the_colab_only_runs(graded, course_dir):
+    """The record says which cells ran and how long: the training ones were skipped, nothing ran long."""
+    record = read_records(str(course_dir / "reports" / "grading"), "hw2", "cnn-complete")[0]
+    outcomes = {run.grade_id: run.outcome for run in record.runs if run.grade_id}
+    assert {name: outcomes[name] for name in COLAB_ONLY_CELLS} == {name: "skipped: Colab only" for name in COLAB_ONLY_CELLS}
+    assert all(run.outcome == "ran" for run in record.runs if run.grade_id not in COLAB_ONLY_CELLS), record.runs
+    assert max(run.seconds for run in record.runs) < 30, record.runs
+    kinds = {part.kind for cell in record.cells for part in cell.parts}
+    assert kinds == {"probes", "weights"}
+    print(f"hw2_cnn graded in {record.seconds:.0f} s: " + ", ".join(
+        f"{kind} {sum(p.seconds for c in record.cells for p in c.parts if p.kind == kind):.1f} s" for kind in sorted(kinds)))
+
+
+def test_does_the_ta_see_the_students_own_outputs_of_the_skipped_cells(graded, course_dir):
+    nb = autograded_notebook(course_dir, "cnn-complete", NOTEBOOK)
+    curves = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "train_loop")
+    text = json.dumps(curves.outputs)
+    assert "Not run by the autograder" in text and "As submitted from Colab" in text and "test accuracy" in text
+    weights = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "submit_weights")
+    assert WEIGHTS_MIME not in json.dumps(weights.outputs) and "sha256" in json.dumps(weights.outputs)
 
 
 def test_does_the_feedback_say_what_was_checked_and_how_far_off(graded, course_dir):

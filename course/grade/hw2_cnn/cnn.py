@@ -124,9 +124,11 @@ def _weights_accuracy(subject: Subject) -> tuple[float, str]:
     if scores.logits is None:
         raise StudentError(f"the submitted weights do not fit your ConvNet class: {scores.problem}")
     logits = scores.logits
-    if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or len(logits) != len(split.labels):
-        raise StudentError(f"ConvNet returned {describe_shape(logits) if isinstance(logits, torch.Tensor) else logits!r} "
-                           f"for {len(split.labels)} test images, expected logits (N, {len(split.classes)})")
+    expected = (len(split.labels), len(split.classes))
+    if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != expected:
+        raise StudentError(f"ConvNet({', '.join(f'{k}={v}' for k, v in scores.kwargs.items())}) with your weights returned "
+                           f"{describe_shape(logits) if isinstance(logits, torch.Tensor) else type(logits).__name__} for "
+                           f"{expected[0]} test images, expected logits {expected}")
     accuracy = float((logits.argmax(dim=1) == torch.from_numpy(split.labels)).double().mean())
     source = ("the generated stand-in for CIFAR-10" if split.standin else "the CIFAR-10 test split")
     return accuracy, f"{len(split.labels)} images of {source}"
