@@ -16,6 +16,7 @@ from nbgrader.preprocessors import (
 from course.pipeline.execute import GuardedExecute
 from course.pipeline.flag import FlagForInstructor
 from course.pipeline.release import AddColabLink
+from course.pipeline.rubrics import AddRubrics, RemoveRubrics
 from course.pipeline.sanitize import RestoreCellMetadata, SubmissionExporter
 from course.pipeline.submitted import KeepSubmitted
 
@@ -43,7 +44,7 @@ c.OverwriteCells.add_missing_cells = False  # RestoreCellMetadata restores every
 c.Autograde.sanitize_preprocessors = [
     KeepSubmitted, ClearOutput, RestoreCellMetadata, OverwriteKernelspec, OverwriteCells, CheckCellMetadata]
 c.Autograde.autograde_preprocessors = [
-    GuardedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades, FlagForInstructor,
+    GuardedExecute, AddRubrics, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades, FlagForInstructor,
     AssignLatePenalties, CheckCellMetadata]
 # Time limits in grading (course.pipeline.budget): the long training cells run in Colab only, so every
 # other cell is quick; a hang costs at most its limit, and no notebook holds a worker for long.
@@ -52,5 +53,5 @@ c.GuardedExecute.notebook_budget = 900  # seconds per notebook; the rest then go
 c.GuardedExecute.data_root = os.path.join(ROOT, "data", "grading")
 c.GuardedExecute.record_dir = os.path.join(ROOT, "reports", "grading")
 
-# Feedback shows scores and messages, never the hidden tests.
-c.GenerateFeedback.preprocessors = [ClearHiddenTests, GetGrades, CSSHTMLHeaderPreprocessor]
+# Feedback shows scores and messages, never the hidden tests or the graders' rubrics.
+c.GenerateFeedback.preprocessors = [ClearHiddenTests, RemoveRubrics, GetGrades, CSSHTMLHeaderPreprocessor]

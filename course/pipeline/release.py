@@ -5,13 +5,20 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Unicode
 
 LINK_MARKER = "<!-- course: open in colab -->"
+# Where the badge points until the instructor says where the release is published: `course release` refuses it.
+PLACEHOLDER_BASE = "https://colab.research.google.com/github/your-org/your-course/blob/main/release"
+
+
+def is_placeholder(base_url: str) -> bool:
+    """Whether a Colab base URL is still the package's placeholder (or names no repository at all)."""
+    return base_url.rstrip("/") == PLACEHOLDER_BASE or "your-org" in base_url
 
 
 class AddColabLink(NbGraderPreprocessor):
     """Put a badge linking to ``{base_url}/{assignment}/{notebook}.ipynb`` in Colab above the first cell."""
 
     base_url = Unicode(
-        "https://colab.research.google.com/github/your-org/your-course/blob/main/release",
+        PLACEHOLDER_BASE,
         help="Colab URL of the folder that holds the published release (one subfolder per assignment).",
     ).tag(config=True)
 

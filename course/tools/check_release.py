@@ -1,20 +1,18 @@
 """Check the release as students will meet it: every release notebook, with the instructor's solutions
-filled in, runs top to bottom with only what Colab preinstalls, no hidden package and no local files.
+filled in, runs top to bottom as in Colab (every cell, the long runs included), with only what Colab
+preinstalls, no hidden package and no local files.
 
-The notebooks run in the grading sandbox (:mod:`course.sandbox`): the course folder and the package
-``course`` are out of reach, and the working folder holds nothing but what the notebook writes.
-They run in their autograder mode (``NBGRADER_EXECUTION`` set), with the grading stand-in data,
-because there is no internet here to download the real datasets.
+The notebooks run as a student's Colab run does (:mod:`course.tools.student_run`: the grading sandbox keeps
+the course folder and the package ``course`` out of reach), on the grading machine's data instead of
+CIFAR-10's download (there is no internet here); the runs are the trained samples' runs, cached.
 """
 
 import ast
-import os
 import sys
-import tempfile
 from dataclasses import dataclass
 
-from course.pipeline.execute import GuardedExecute
 from course.tools.notebooks import fill, notebook_paths, read
+from course.tools.samples import trained
 
 COLAB_PACKAGES = {"torch", "torchvision", "numpy", "matplotlib", "tqdm"}
 
@@ -51,15 +49,8 @@ def foreign_imports(nb, name: str) -> list[Problem]:
 
 
 def run_problems(nb, name: str, root: str) -> list[Problem]:
-    """Execute ``nb`` in the sandbox; every error output is a problem."""
-    with tempfile.TemporaryDirectory(prefix="course-release-check-") as scratch:
-        os.environ["NBGRADER_EXECUTION"] = "release-check"
-        try:
-            executor = GuardedExecute(timeout=900, data_root=os.path.join(root, "data", "grading"),
-                                      record_dir=os.path.join(scratch, "records"))
-            executed, _ = executor.preprocess(nb, {"metadata": {"path": scratch}})
-        finally:
-            del os.environ["NBGRADER_EXECUTION"]
+    """Run ``nb`` as a student runs it in Colab; every error output is a problem."""
+    executed = trained(nb, name, root)
     return [Problem(name, index, f"{output.ename}: {output.evalue}")
             for index, cell in enumerate(executed.cells) if cell.cell_type == "code"
             for output in cell.outputs if output.output_type == "error"]

@@ -6,6 +6,9 @@
     course feedback           per-student HTML feedback (scores and messages, never hidden tests)
     course export             grades.csv for the LMS and per-part score plots in reports/
     course check-release      run every release notebook, solutions filled in, as in Colab
+    course samples            sample submissions (--trained: run as a student runs them in Colab, weights stored)
+    course rubrics            the reference run whose plots the TAs' rubrics show (reports/reference/)
+    course data fetch         download CIFAR-10 once into the grading data folder (needs the internet)
     course demo               all of the above on sample submissions, then a score table
 """
 
@@ -19,7 +22,9 @@ import tempfile
 from nbgrader.api import Gradebook
 
 from course.tools import autograde as autograding
-from course.tools import check_release, collect, export, samples
+from course.data import cifar
+from course.pipeline.release import PLACEHOLDER_BASE, is_placeholder
+from course.tools import check_release, collect, export, rubrics, samples
 from course.tools.nbgrader_cmd import nbgrader
 from course.assignment import ASSIGNMENT
 from course.dburl import sqlite_path
@@ -57,9 +62,22 @@ def score_table(outcomes) -> str:
     return "\n".join(lines)
 
 
+def colab_base(args) -> str:
+    """The Colab URL of the published release folder: --colab-base, $COURSE_COLAB_BASE, or the configuration's."""
+    return args.colab_base or os.environ.get("COURSE_COLAB_BASE") or \
+        course_config(args.root).get("AddColabLink", {}).get("base_url", PLACEHOLDER_BASE)
+
+
 def cmd_release(args):
     """Regenerate the release; when nbgrader refuses (the gradebook already holds submissions and the
-    source gained or lost notebooks or graded cells), the previous release is put back untouched."""
+    source gained or lost notebooks or graded cells), the previous release is put back untouched. A release
+    whose "Open in Colab" links would point at the placeholder is refused unless asked for explicitly."""
+    if is_placeholder(colab_base(args)) and not args.placeholder_link:
+        print("Release NOT generated: its \"Open in Colab\" links would point at a placeholder. Say where the release "
+              "is published: course release --colab-base https://colab.research.google.com/github/ORG/REPO/blob/BRANCH/release "
+              "(or set COURSE_COLAB_BASE, or c.AddColabLink.base_url in nbgrader_config.py). To generate it with the "
+              "placeholder anyway (a demo), add --placeholder-link.")
+        return 2
     extra = [f"--AddColabLink.base_url={args.colab_base}"] if args.colab_base else []
     release = os.path.join(args.root, "release", ASSIGNMENT)
     with tempfile.TemporaryDirectory() as backup:
@@ -136,10 +154,34 @@ def reset_demo(root: str) -> None:
             os.remove(path)
 
 
+def cmd_samples(args):
+    """Write sample submissions: the instructor's solutions, optionally run as a student runs them in Colab."""
+    sample = samples.Sample(args.student, samples.everything(args.root), trained=args.trained, through_colab=args.colab)
+    print("sample submission:", sample.submit(args.root))
+
+
+def cmd_rubrics(args):
+    """The reference run the rubrics compare with: the solutions run as a student runs them in Colab."""
+    for name in samples.available_notebooks(args.root):
+        print("reference run:", rubrics.write_reference_run(args.root, name))
+
+
+def cmd_data(args):
+    """``course data fetch``: CIFAR-10 into the grading data folder, once, through torchvision's download."""
+    folder = cifar.fetch(grading_data_root(args.root))
+    print("CIFAR-10 is in", folder, "- grading evaluates trained models on its test split")
+
+
+def grading_data_root(root: str) -> str:
+    """The grading data folder of the course (``GuardedExecute.data_root``)."""
+    return course_config(root).get("GuardedExecute", {}).get("data_root", os.path.join(root, "data", "grading"))
+
+
 def cmd_demo(args):
     reset_demo(args.root)
-    if cmd_release(argparse.Namespace(root=args.root, colab_base=None)):
+    if cmd_release(argparse.Namespace(root=args.root, colab_base=None, placeholder_link=True)):
         return 1
+    cmd_rubrics(args)
     for sample in samples.demo_samples(args.root):
         print("sample submission:", sample.submit(args.root))
     status = cmd_autograde(argparse.Namespace(root=args.root, student=[s.student for s in samples.demo_samples(args.root)],
@@ -155,6 +197,7 @@ def main(argv=None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     release = commands.add_parser("release", help="regenerate release/ from source/")
     release.add_argument("--colab-base", help="Colab URL of the published release folder")
+    release.add_argument("--placeholder-link", action="store_true", help="generate it with placeholder Colab links")
     release.set_defaults(run=cmd_release)
     gather = commands.add_parser("collect", help="LMS zip -> submitted/")
     gather.add_argument("zip")
@@ -171,6 +214,15 @@ def main(argv=None) -> int:
     check = commands.add_parser("check-release", help="run the release notebooks as in Colab")
     check.add_argument("--notebook", action="append")
     check.set_defaults(run=cmd_check_release)
+    sample = commands.add_parser("samples", help="a sample submission of the instructor's solutions")
+    sample.add_argument("--trained", action="store_true", help="run the notebooks as a student does in Colab first")
+    sample.add_argument("--colab", action="store_true", help="round-trip the files through Colab's format")
+    sample.add_argument("--student", default="reference", help="the sample's student id (default: reference)")
+    sample.set_defaults(run=cmd_samples)
+    commands.add_parser("rubrics", help="the reference run the TAs' rubrics show").set_defaults(run=cmd_rubrics)
+    data = commands.add_parser("data", help="the grading machine's data")
+    data.add_argument("action", choices=["fetch"], help="fetch: download CIFAR-10 (once, needs the internet)")
+    data.set_defaults(run=cmd_data)
     demo = commands.add_parser("demo", help="release, sample submissions, autograde, feedback, export")
     demo.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     demo.set_defaults(run=cmd_demo)

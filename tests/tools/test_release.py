@@ -5,6 +5,7 @@ import json
 import pytest
 
 from course.tools.check_release import check_release
+from course.tools.cli import main
 from course.assignment import NOTEBOOKS
 from course.tools.notebooks import read
 
@@ -28,7 +29,7 @@ def test_does_the_release_hold_one_notebook_per_source_notebook(repo):
 def test_is_the_committed_release_in_step_with_the_source(repo, course_dir, name):
     generated = course_dir / "release" / "hw2" / f"{name}.ipynb"
     assert comparable(repo / "release" / "hw2" / f"{name}.ipynb") == comparable(generated), \
-        "release/ is out of date: run `make release` and commit it"
+        "release/ is out of date: run `course release --placeholder-link` (or with your --colab-base) and commit it"
 
 
 @pytest.mark.parametrize("name", RELEASED)
@@ -49,3 +50,9 @@ def test_does_the_release_with_solutions_run_as_in_colab(course_dir, name, monke
     monkeypatch.chdir(course_dir)
     problems = check_release(str(course_dir), [name])
     assert not problems, "\n".join(map(str, problems))
+
+
+def test_does_release_refuse_a_placeholder_colab_link_unless_asked(scratch_course, capsys):
+    assert main(["--root", str(scratch_course), "release"]) == 2
+    said = capsys.readouterr().out
+    assert "placeholder" in said and "--colab-base" in said and "COURSE_COLAB_BASE" in said
