@@ -153,16 +153,22 @@ def forbidden_ops(ops: list[str]) -> list[str]:
 
 def require_handwritten(subject: Subject, checker: Checker, names: list[str]) -> None:
     """Disqualify the part when the source of ``names`` (or what they call) refers to a library
-    convolution or pooling routine."""
+    convolution or pooling routine, or runs code the grader cannot watch (threads, processes, names
+    built at run time)."""
     uses = scan_source(subject.cell_sources(), names)
     if uses:
         checker.disqualify("it must not use a library convolution or pooling routine, but it refers to "
                            + "; ".join(uses))
+    require_verifiable(subject, checker, names, "no library convolution or pooling")
 
 
-def check_ops(checker: Checker, case: Case, name: str, ops: list[str], mutated) -> None:
+def check_ops(checker: Checker, case: Case, name: str, ops: list[str], mutated, spawned=()) -> None:
     """Disqualify the part when ``ops`` (recorded while ``name`` ran) hold a library convolution or
-    pooling routine; fail ``case`` when the call modified its inputs in place."""
+    pooling routine, or when the call started threads or processes (``spawned``: the recording sees only
+    the calling thread); fail ``case`` when the call modified its inputs in place."""
+    if spawned:
+        checker.disqualify(f"the rule (no library convolution or pooling) cannot be verified: {name} started "
+                           f"{', '.join(spawned)} while it ran, and the grader watches only the calling thread")
     used = forbidden_ops(ops)
     if used:
         checker.disqualify(f"{name} ran the library routine(s) {', '.join(used)}")
@@ -227,3 +233,65 @@ def autograd_uses(cell_sources: list[str], entry_points: list[str]) -> list[str]
     Returns ``"<function>: <reference>"`` strings, empty when the code is clean.
     """
     return _scan(cell_sources, entry_points, _autograd_aliases, _autograd_in)
+
+
+# ----------------------------------------------------------------------------------------------
+# What makes the rules above unverifiable: other threads or processes (the operator recording and the
+# autograd watch see only the calling thread), and names built while the code runs.
+
+CONCURRENCY_MODULES = ("threading", "_thread", "multiprocessing", "concurrent", "subprocess", "asyncio", "ctypes",
+                       "resource", "importlib", "runpy")
+OS_SPAWNING = re.compile(r"os\.(fork\w*|system|popen|exec\w*|spawn\w*|posix_spawn\w*)")
+DYNAMIC_BUILTINS = {"eval", "exec", "compile", "__import__", "globals", "vars", "locals"}
+
+
+def _concurrency_aliases(modules: list[ast.Module]) -> dict[str, str]:
+    """Names bound anywhere in the notebook to a module that starts threads or processes (or loads code)."""
+    aliases = {}
+    for module in modules:
+        for node in ast.walk(module):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in CONCURRENCY_MODULES:
+                for alias in node.names:
+                    aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.split(".")[0] in CONCURRENCY_MODULES:
+                        aliases[alias.asname or alias.name.split(".")[0]] = alias.name
+    return aliases
+
+
+def _unverifiable_in(node: ast.AST, aliases: dict[str, str]) -> list[str]:
+    """Threads, processes and names built at run time inside one definition."""
+
+    def dynamic(sub) -> str | None:
+        if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name):
+            if sub.func.id in DYNAMIC_BUILTINS:
+                return f"{sub.func.id}(...)"
+            if sub.func.id in ("getattr", "setattr", "delattr") and len(sub.args) >= 2 and not (
+                    isinstance(sub.args[1], ast.Constant) and isinstance(sub.args[1].value, str)):
+                return f"{sub.func.id}(..., {ast.unparse(sub.args[1])}) (a name built at run time)"
+        if isinstance(sub, ast.Attribute) and (OS_SPAWNING.fullmatch(_dotted(sub)) or _dotted(sub) in (
+                "sys.modules", "sys._getframe", "operator.attrgetter", "operator.methodcaller")):
+            return _dotted(sub)
+        return None
+
+    return _references(
+        node, aliases,
+        attribute_forbidden=lambda attr, dotted: dotted.split(".")[0] in CONCURRENCY_MODULES,
+        import_forbidden=lambda module, name: (module or name).split(".")[0] in CONCURRENCY_MODULES,
+        dynamic_forbidden=lambda called, text: False,
+        special=dynamic)
+
+
+def unverifiable_uses(cell_sources: list[str], entry_points: list[str]) -> list[str]:
+    """What in ``entry_points`` (or the notebook functions they call) would let a routine run unseen: other
+    threads or processes, code loaded or names built at run time. ``"<function>: <reference>"`` strings."""
+    return _scan(cell_sources, entry_points, _concurrency_aliases, _unverifiable_in)
+
+
+def require_verifiable(subject: Subject, checker: Checker, names: list[str], rule: str) -> None:
+    """Zero the part, saying why, when the "by hand" ``rule`` cannot be verified for ``names``."""
+    uses = unverifiable_uses(subject.cell_sources(), names)
+    if uses:
+        checker.disqualify(f"the rule ({rule}) cannot be verified: the code runs things the grader cannot watch ("
+                           + "; ".join(uses) + "); write it as plain code in the notebook's cells")

@@ -19,7 +19,7 @@ import torch
 
 from course.data import echo as echo_data
 from course.grade.checker import Case, Checker, describe_shape, once, part
-from course.grade.handwritten import autograd_uses
+from course.grade.handwritten import autograd_uses, require_verifiable
 from course.grade.subject import StudentError, Subject
 from course.grade.tolerances import FLOAT32, FLOAT64
 from course.reference.gated_rnn import gated_rnn_backward, gated_rnn_forward
@@ -162,6 +162,7 @@ def grade_gated_rnn_backward(subject: Subject, checker: Checker) -> None:
     if uses:
         checker.disqualify("gated_rnn_backward must compute the gradients by hand, without autograd, but it "
                            "refers to " + "; ".join(uses))
+    require_verifiable(subject, checker, ["gated_rnn_backward"], "no autograd")
     settings = []
     for kind in ("dl_dh at every step", "dl_dh only at the last step", "dl_dh at every step",
                  "dl_dh only at the last step"):
@@ -184,6 +185,10 @@ def grade_gated_rnn_backward(subject: Subject, checker: Checker) -> None:
         if any(outcome.autograd_backward_ran for outcome in outcomes):
             checker.disqualify("gated_rnn_backward must compute the gradients by hand, but autograd's backward "
                                "pass ran while it was called (.backward(), torch.autograd.grad or similar)")
+        spawned = sorted({started for outcome in outcomes for started in outcome.spawned})
+        if spawned:
+            checker.disqualify(f"the rule (no autograd) cannot be verified: gated_rnn_backward started {', '.join(spawned)} "
+                               "while it ran, and the grader watches only the calling thread")
         return outcomes
 
     outcomes = once(fetch)

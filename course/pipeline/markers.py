@@ -23,17 +23,22 @@ COLAB_ONLY = "# Colab only"
 CHECK_FUNCTION = "check"  # the name hidden tests call (course.grade.check)
 
 
-def hidden_region(source: str) -> str:
-    """The text between the hidden-test markers of a cell ('' when there are none)."""
+def region(source: str, begin: str, end: str) -> str:
+    """The lines of ``source`` between the lines holding the markers ``begin`` and ``end`` ('' when none)."""
     inside, lines = False, []
     for line in source.splitlines():
-        if BEGIN_HIDDEN in line:
+        if begin in line:
             inside = True
-        elif END_HIDDEN in line:
+        elif end in line:
             inside = False
         elif inside:
             lines.append(line)
     return "\n".join(lines)
+
+
+def hidden_region(source: str) -> str:
+    """The text between the hidden-test markers of a cell ('' when there are none)."""
+    return region(source, BEGIN_HIDDEN, END_HIDDEN)
 
 
 def part_ids(source: str) -> list[str]:

@@ -17,7 +17,7 @@ import nbformat
 from nbgrader import utils
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-from course.pipeline.markers import grade_id
+from course.pipeline.markers import grade_id, region
 from course.pipeline.submitted import COURSE_METADATA
 
 BEGIN_RUBRIC, END_RUBRIC = "### BEGIN RUBRIC", "### END RUBRIC"
@@ -27,21 +27,9 @@ REFERENCE_FOLDER = os.path.join("reports", "reference")  # the reference run: <r
 HEADING = "Rubric for graders (not shown to students)"
 
 
-def _between(source: str, begin: str, end: str) -> str:
-    inside, lines = False, []
-    for line in source.splitlines():
-        if begin in line:
-            inside = True
-        elif end in line:
-            inside = False
-        elif inside:
-            lines.append(line)
-    return "\n".join(lines).strip()
-
-
 def rubric_of(source: str) -> str:
     """The rubric region of a source cell ('' when it has none); in a code cell its lines are comments."""
-    lines = _between(source, BEGIN_RUBRIC, END_RUBRIC).splitlines()
+    lines = region(source, BEGIN_RUBRIC, END_RUBRIC).strip().splitlines()
     if lines and all(line.startswith("#") for line in lines):
         lines = [line[2:] if line.startswith("# ") else line[1:] for line in lines]
     return "\n".join(lines).strip()
@@ -50,7 +38,7 @@ def rubric_of(source: str) -> str:
 def model_answer(source: str) -> str:
     """The solution region of a source cell without its rubric."""
     kept, inside = [], False
-    for line in _between(source, BEGIN_SOLUTION, END_SOLUTION).splitlines():
+    for line in region(source, BEGIN_SOLUTION, END_SOLUTION).splitlines():
         if BEGIN_RUBRIC in line:
             inside = True
         elif END_RUBRIC in line:

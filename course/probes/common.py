@@ -5,6 +5,9 @@ Inputs handed to student code are fresh copies, so an in-place edit cannot reach
 tensors; the probes report such edits, and the ATen operators the student's code ran, as evidence.
 """
 
+import sys
+import threading
+
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
@@ -22,6 +25,57 @@ class OpRecorder(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         self.ops.add(str(func.overloadpacket.__name__))
         return func(*args, **(kwargs or {}))
+
+
+SPAWNING_EVENTS = ("os.fork", "os.forkpty", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "subprocess.Popen")
+
+
+def _audit(event, args):
+    log = getattr(sys, "_course_spawn_log", None)
+    if log is not None and event.startswith(SPAWNING_EVENTS):
+        log.append(f"a process ({event})")
+
+
+class SpawnWatch:
+    """Notes the threads and processes started while it is active: the operator recording and autograd's
+    watch see only the calling thread, so work done elsewhere cannot be verified.
+
+    Processes are seen by an audit hook (installed once per kernel, it costs nothing while no watch is
+    active), threads by wrapping ``threading.Thread.start`` and ``_thread.start_new_thread``.
+    """
+
+    def __enter__(self):
+        import _thread
+
+        if not getattr(sys, "_course_audit_installed", False):
+            sys.addaudithook(_audit)
+            sys._course_audit_installed = True
+        self.events = []
+        sys._course_spawn_log = self.events
+        self._saved = (threading.Thread.start, _thread.start_new_thread, threading._start_new_thread)
+        events, start, start_new = self.events, self._saved[0], self._saved[1]
+
+        def watched_start(thread, *args, **kwargs):
+            events.append(f"a thread ({type(thread).__name__})")
+            return start(thread, *args, **kwargs)
+
+        def watched_start_new(*args, **kwargs):
+            events.append("a thread (_thread.start_new_thread)")
+            return start_new(*args, **kwargs)
+
+        threading.Thread.start = watched_start
+        _thread.start_new_thread = threading._start_new_thread = watched_start_new
+        return self
+
+    def __exit__(self, *exc_info):
+        import _thread
+
+        threading.Thread.start, _thread.start_new_thread, threading._start_new_thread = self._saved
+        sys._course_spawn_log = None
+
+    @property
+    def spawned(self) -> list:
+        return sorted(set(self.events))
 
 
 def detached(value):
@@ -53,12 +107,14 @@ class CallOutcome:
         error: the type name of the exception it raised, or None.
         ops: the ATen operators it ran, sorted.
         mutated_args: positions of tensor arguments it modified in place.
+        spawned: the threads and processes it started (see SpawnWatch).
     """
 
     result: object
     error: str | None
     ops: list
     mutated_args: list
+    spawned: list
 
 
 @record
@@ -71,12 +127,14 @@ class ForwardBackwardOutcome:
         ops: the ATen operators both passes ran, sorted.
         mutated_args: positions of the forward's tensor arguments modified in place, and "dout"
             when the backward pass modified its upstream gradient.
+        spawned: the threads and processes either pass started (see SpawnWatch).
     """
 
     out: object
     grads: object
     ops: list
     mutated_args: list
+    spawned: list
 
 
 @probe
@@ -90,14 +148,14 @@ def call(namespace, name, args=(), kwargs=None, catch_errors=False) -> CallOutco
     kwargs = {k: detached(v) for k, v in (kwargs or {}).items()}
     before = copies(args)
     result, error = None, None
-    with OpRecorder() as recorder:
+    with SpawnWatch() as watch, OpRecorder() as recorder:
         try:
             result = function(*args, **kwargs)
         except Exception as raised:
             if not catch_errors:
                 raise
             error = type(raised).__name__
-    return CallOutcome(result, error, sorted(recorder.ops), mutated(args, before))
+    return CallOutcome(result, error, sorted(recorder.ops), mutated(args, before), watch.spawned)
 
 
 @probe
@@ -107,7 +165,7 @@ def forward_backward(namespace, forward, backward, args=(), kwargs=None, dout=No
     args = [detached(a) for a in args]
     kwargs = {k: detached(v) for k, v in (kwargs or {}).items()}
     before = copies(args)
-    with OpRecorder() as recorder:
+    with SpawnWatch() as watch, OpRecorder() as recorder:
         returned = forward_fn(*args, **kwargs)
         if not (isinstance(returned, tuple) and len(returned) == 2):
             raise TypeError(f"{forward} must return a pair (out, cache), got {type(returned).__name__}")
@@ -115,7 +173,7 @@ def forward_backward(namespace, forward, backward, args=(), kwargs=None, dout=No
         dout_copy = dout.clone()
         grads = backward_fn(dout_copy, cache)
     changed = mutated(args, before) + (["dout"] if not torch.equal(dout_copy, dout) else [])
-    return ForwardBackwardOutcome(out, grads, sorted(recorder.ops), changed)
+    return ForwardBackwardOutcome(out, grads, sorted(recorder.ops), changed, watch.spawned)
 
 
 def plain(value):

@@ -4,7 +4,7 @@ backward pass while watching for autograd, and ask the echo models for their ans
 import torch
 
 from .codec import record
-from .common import build_with_weights
+from .common import SpawnWatch, build_with_weights
 from .runtime import lookup, probe
 
 
@@ -45,12 +45,13 @@ def gated_rnn_run(namespace, input_size, hidden_size, weights, x) -> GatedRunFac
 
 @record
 class BackwardByHand:
-    """What ``gated_rnn_backward`` returned, whether autograd's backward pass ran inside it, and the
-    positions of the arguments it modified in place."""
+    """What ``gated_rnn_backward`` returned, whether autograd's backward pass ran inside it, the
+    positions of the arguments it modified in place, and the threads and processes it started."""
 
     result: object
     autograd_backward_ran: bool
     mutated_args: list
+    spawned: list
 
 
 @probe
@@ -74,10 +75,10 @@ def backward_by_hand(namespace, args) -> BackwardByHand:
         unpacked.append(True)
         return tensor
 
-    with torch.autograd.graph.saved_tensors_hooks(pack, unpack):
+    with SpawnWatch() as watch, torch.autograd.graph.saved_tensors_hooks(pack, unpack):
         result = function(*given)
     changed = [i for i, (a, b) in enumerate(zip(given, args)) if not (a.shape == b.shape and torch.equal(a, b))]
-    return BackwardByHand(result, bool(unpacked), changed)
+    return BackwardByHand(result, bool(unpacked), changed, watch.spawned)
 
 
 @record
@@ -101,12 +102,18 @@ def echo_contract(namespace, class_name, args, x, delays, strings, string_delays
     model.eval()
     with torch.no_grad():
         logits = model(x.clone()) if delays is None else model(x.clone(), delays.clone())
-        if string_delays is None:
-            answers = [model.test_run(s) for s in strings]
-        else:
-            answers = [model.test_run(s, int(d)) for s, d in zip(strings, string_delays)]
+    answers = test_runs(model, strings, string_delays)
     return EchoContract(logits, answers, getattr(model, "max_delay", None),
                         sum(p.numel() for p in model.parameters()))
+
+
+def test_runs(model, strings, delays=None) -> list:
+    """The model's ``test_run`` answer for every string (with its delay when ``delays`` is given), without
+    a graph."""
+    with torch.no_grad():
+        if delays is None:
+            return [model.test_run(s) for s in strings]
+        return [model.test_run(s, int(d)) for s, d in zip(strings, delays)]
 
 
 @record
@@ -115,19 +122,6 @@ class EchoAnswers:
 
     type: str
     answers: list
-
-
-@probe
-def echo_answers(namespace, model_name, strings, delays=None) -> EchoAnswers:
-    """The trained model ``model_name``'s ``test_run`` answer for every string (with its delay when
-    ``delays`` is given)."""
-    model = lookup(namespace, model_name)
-    with torch.no_grad():
-        if delays is None:
-            answers = [model.test_run(s) for s in strings]
-        else:
-            answers = [model.test_run(s, int(d)) for s, d in zip(strings, delays)]
-    return EchoAnswers(type(model).__name__, answers)
 
 
 @record
@@ -149,12 +143,7 @@ def echo_with_weights(namespace, class_name, recorded, state, strings, delays=No
     model, kwargs, problem = build_with_weights(namespace, class_name, recorded, state)
     if model is None:
         return SubmittedEcho(class_name, {}, [], problem)
-    with torch.no_grad():
-        if delays is None:
-            answers = [model.test_run(s) for s in strings]
-        else:
-            answers = [model.test_run(s, int(d)) for s, d in zip(strings, delays)]
-    return SubmittedEcho(type(model).__name__, kwargs, answers, "")
+    return SubmittedEcho(type(model).__name__, kwargs, test_runs(model, strings, delays), "")
 
 
 @probe
@@ -179,12 +168,7 @@ def train_echo(namespace, class_name, args, indices, delays, lr, strings, string
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
     model.eval()
-    with torch.no_grad():
-        if string_delays is None:
-            answers = [model.test_run(s) for s in strings]
-        else:
-            answers = [model.test_run(s, int(d)) for s, d in zip(strings, string_delays)]
-    return EchoAnswers(type(model).__name__, answers)
+    return EchoAnswers(type(model).__name__, test_runs(model, strings, string_delays))
 
 
 def _delayed(indices, delays):

@@ -28,7 +28,7 @@ def _conv1d_part(function: str, build):
 
             def run(case: Case, args=args, expected=expected):
                 outcome = subject.probe("call", name=function, args=args)
-                check_ops(checker, case, function, outcome.ops, outcome.mutated_args)
+                check_ops(checker, case, function, outcome.ops, outcome.mutated_args, outcome.spawned)
                 case.expect_tensor("result", outcome.result, expected, dtype=torch.float64, **FLOAT64)
             checker.add(f"x ({channels}, {length}), w ({filters}, {channels}, {kernel}), stride {stride}", run)
     return grader

@@ -62,7 +62,7 @@ def grade_conv2d_forward(subject: Subject, checker: Checker) -> None:
         def run(case: Case, x=x, weight=weight, b=b, options=options):
             expected, _, _ = _reference_conv(x, weight, b, options)
             outcome = subject.probe("call", name="conv2d_forward", args=[x, weight, b], kwargs=options)
-            check_ops(checker, case, "conv2d_forward", outcome.ops, outcome.mutated_args)
+            check_ops(checker, case, "conv2d_forward", outcome.ops, outcome.mutated_args, outcome.spawned)
             returned = outcome.result
             if not case.expect(isinstance(returned, tuple) and len(returned) == 2,
                                "should return a pair (out, cache)"):
@@ -101,7 +101,7 @@ def grade_conv2d_backward(subject: Subject, checker: Checker) -> None:
     for index, (name, weight) in enumerate((("dx", 1.5), ("dw", 1.5), ("db", 1.0))):
         def run(case: Case, index=index, name=name):
             for setting, expected, outcome in outcomes():
-                check_ops(checker, case, "conv2d_backward", outcome.ops, outcome.mutated_args)
+                check_ops(checker, case, "conv2d_backward", outcome.ops, outcome.mutated_args, outcome.spawned)
                 grads = outcome.grads
                 if not case.expect(isinstance(grads, tuple) and len(grads) == 3, "should return (dx, dw, db)"):
                     return
@@ -184,7 +184,7 @@ def grade_conv_sigmoid_grads(subject: Subject, checker: Checker) -> None:
     for index, name in enumerate(("dJ_dZ", "dJ_dW", "dJ_dX")):
         def run(case: Case, index=index, name=name):
             for (x, _, _, expected), outcome in zip(cases, outcomes()):
-                check_ops(checker, case, "conv_sigmoid_grads", outcome.ops, outcome.mutated_args)
+                check_ops(checker, case, "conv_sigmoid_grads", outcome.ops, outcome.mutated_args, outcome.spawned)
                 result = outcome.result
                 if not case.expect(isinstance(result, tuple) and len(result) == 3, "should return (dJ_dZ, dJ_dW, dJ_dX)"):
                     return

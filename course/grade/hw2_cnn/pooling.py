@@ -30,7 +30,7 @@ def _pool_part(function: str, expected_of, positive: bool = False, p=None):
 
             def run(case: Case, args=args, expected=expected, dtype=dtype):
                 outcome = subject.probe("call", name=function, args=args)
-                check_ops(checker, case, function, outcome.ops, outcome.mutated_args)
+                check_ops(checker, case, function, outcome.ops, outcome.mutated_args, outcome.spawned)
                 result = outcome.result
                 if function == "max_pool2d_forward":
                     if not case.expect(isinstance(result, tuple) and len(result) == 2, "should return (out, cache)"):
@@ -68,7 +68,7 @@ def grade_max_pool2d_backward(subject: Subject, checker: Checker) -> None:
         def run(case: Case, x=x, kernel=kernel, stride=stride, dout=dout, expected=x_ag.grad):
             outcome = subject.probe("forward_backward", forward="max_pool2d_forward", backward="max_pool2d_backward",
                                     args=[x, kernel, stride], dout=dout)
-            check_ops(checker, case, "max_pool2d_backward", outcome.ops, outcome.mutated_args)
+            check_ops(checker, case, "max_pool2d_backward", outcome.ops, outcome.mutated_args, outcome.spawned)
             case.expect_tensor("dx", outcome.grads, expected, dtype=torch.float64, **FLOAT64)
         checker.add(f"dx with tied maxima, x (2, 2, 7, 7), kernel {kernel}, stride {stride}", run)
 
