@@ -18,6 +18,7 @@ import pytest
 from nbgrader.api import Gradebook
 
 from course.dburl import sqlite_path
+from course.pipeline.record import read_records
 from course.tools.autograde import autograde
 from course.tools.cli import course_config
 from course.tools.nbgrader_cmd import nbgrader
@@ -29,7 +30,7 @@ NOTEBOOK = "hw2_cnn"
 SECTIONS_1_TO_4 = ["conv_output_size", "conv_layer_cost", "answers_output_size", "answers_table", "answers_big_layer",
                    "answers_valid_conv", "conv2d_forward", "conv2d_backward", "worked_c", "worked_edges", "conv_sigmoid",
                    "conv1d", "conv1d_shapes", "pooling", "pooling_answers"]
-SECTION_5_TESTS = {"test_build_table_net", "test_convnet_contract", "test_convnet_learns",
+SECTION_5_TESTS = {"test_build_table_net", "test_convnet_contract", "test_convnet_accuracy",
                    "test_get_loss_and_correct", "test_step"}
 # conv2d_forward returning zeros of the right shape: wrong, and the grader must see it whatever else happens.
 WRONG_CONV = Bug(NOTEBOOK, "conv2d_forward", "    if b is not None:\n        out += b.reshape(1, filters, 1, 1)\n",
@@ -46,7 +47,7 @@ class Attack:
     full marks, unless listed in ``spared``. ``check`` adds assertions of its own.
     """
 
-    point: int  # the numbered point of the issue it exercises
+    point: int  # the numbered point of the issue it exercises (100 + n: point n of the second round, issue 11)
     change: Callable
     zeroed: set = field(default_factory=set)
     spared: set = field(default_factory=set)
@@ -184,6 +185,92 @@ def forge_test_cell(nb):
     return plant(nb, WRONG_CONV)
 
 
+CONV_SPARED = {"test_conv2d_backward", "test_worked_c", "test_worked_edges", "test_conv_sigmoid", "test_pooling_answers"}
+# The limits of the graded batch (short, so that hangs end quickly here): seconds.
+ATTACK_LIMITS = {"probe": 10, "grace": 5, "cell": 40, "budget": 240}
+
+LIBRARY_IN_THREAD = """
+import threading
+
+def as_pair(value):
+    return (value, value) if isinstance(value, int) else tuple(value)
+
+def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
+    found = {}
+    routine = getattr(torch.nn.functional, "con" + "v2d")
+    worker = threading.Thread(target=lambda: found.update(out=routine(x, w, b, stride, padding, dilation)))
+    worker.start()
+    worker.join()
+    return found["out"], (x, w, b, stride, padding, dilation)
+"""
+LIBRARY_IN_PROCESS = """
+import multiprocessing as mp
+
+def as_pair(value):
+    return (value, value) if isinstance(value, int) else tuple(value)
+
+def _convolve(args):
+    import torch.nn.functional as functional
+    return getattr(functional, "con" + "v2d")(*args)
+
+def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
+    with mp.get_context("fork").Pool(1) as pool:
+        out = pool.apply(_convolve, ((x, w, b, stride, padding, dilation),))
+    return out, (x, w, b, stride, padding, dilation)
+"""
+
+
+def delete_where(nb, condition):
+    nb.cells = [c for c in nb.cells if not condition(c)]
+    return nb
+
+
+def chain_checks(*checks):
+    def check(root, student, graded):
+        for one in checks:
+            one(root, student, graded)
+    return check
+
+
+def record_of(root, student):
+    return read_records(str(root / "reports" / "grading"), "hw2", student)[0]
+
+
+def restarted_and_finished(at_least: int):
+    """The kernel died and was restarted at least ``at_least`` times, and every part was still graded."""
+    def check(root, student, graded):
+        record = record_of(root, student)
+        assert record.kernel_restarts >= at_least and not record.gave_up, record
+        assert not record.not_graded and all(p.status != "not graded" for c in record.cells for p in c.parts)
+    return check
+
+
+def graded_within(seconds: float):
+    def check(root, student, graded):
+        assert record_of(root, student).seconds < seconds + 30, record_of(root, student).seconds
+    return check
+
+
+def left_to_instructor(*cells):
+    """The cells were not graded in time: the instructor is told (manual grading), the points earned stay."""
+    def check(root, student, graded):
+        record = record_of(root, student)
+        assert set(cells) <= set(record.not_graded), record.not_graded
+        with Gradebook(course_config(str(root)).CourseDirectory.db_url) as gradebook:
+            for cell in cells:
+                assert gradebook.find_grade(cell, NOTEBOOK, "hw2", student).needs_manual_grade
+        text = cell_text(autograded_notebook(root, student, NOTEBOOK), cells[0])
+        assert "ran out of time" in text
+    return check
+
+
+def notebook_smaller_than(size: int):
+    def check(root, student, graded):
+        path = root / "autograded" / student / "hw2" / f"{NOTEBOOK}.ipynb"
+        assert path.stat().st_size < size, path.stat().st_size
+    return check
+
+
 ATTACKS = {
     # 1. Nothing left behind in the kernel turns a failing check into a passing one.
     "patch-torch": Attack(1, with_wrong_conv(add_cell("conv2d_forward", """
@@ -311,6 +398,30 @@ def conv2d_forward(*args, **kwargs):
 """)),
     # 8. The student's code reaches for the gradebook, other students' files, the grader process.
     "reach-outside": Attack(8, add_cell("conv_layer_cost", REACH_OUTSIDE), check=nothing_got_through),
+    # Round two (issue 11). 1: a function that kills the kernel whenever it runs costs what uses it, not the rest.
+    "exit-in-backward": Attack(101, edit_cell("conv2d_backward", lambda cell: setattr(cell, "source", cell.source.replace(
+        '    """Gradients through conv2d_forward.', '    import os\n    os._exit(1)\n    """Gradients through conv2d_forward.'))),
+        zeroed={"test_conv2d_backward", "test_worked_c", "test_conv_sigmoid"}, spared={"test_pooling_answers"},
+        check=chain_checks(restarted_and_finished(3), part_says("test_conv2d_backward", "crashed the Python kernel"))),
+    # 2. Every test cell deleted (and a given cell beside them): all restored from the gradebook and graded.
+    "deleted-every-test-cell": Attack(102, lambda nb: delete_where(nb, lambda c: grade_id(c) and (
+        grade_id(c).startswith("test_") or grade_id(c) == "gradient_check"))),
+    # 5. A common student bug: an endless loop. It costs its own part, within the limits, not 15 minutes.
+    "endless-max-pool-backward": Attack(105, edit_cell("pooling", lambda cell: setattr(cell, "source", cell.source.replace(
+        '    """Returns dx (N, C, H, W)."""', '    """Returns dx (N, C, H, W)."""\n    while True:\n        pass'))),
+        zeroed={"test_max_pool2d_backward"}, check=graded_within(ATTACK_LIMITS["budget"])),
+    # ... and a notebook of many slow cells runs out of its budget: the rest is left to the instructor.
+    "slow-cells": Attack(105, chain(*[add_cell("pooling_answers", "import time\ntime.sleep(35)") for _ in range(8)]),
+                         zeroed={"test_pooling_answers"},
+                         check=chain_checks(graded_within(ATTACK_LIMITS["budget"]), left_to_instructor("test_pooling_answers"))),
+    # 6. The library convolution run from another thread or process, behind names built at run time.
+    "library-conv-in-thread": Attack(106, edit_cell("conv2d_forward", replace_source(LIBRARY_IN_THREAD)),
+                                     zeroed=CONV_TESTS, spared=CONV_SPARED, check=part_says("test_conv2d_forward", "cannot be verified")),
+    "library-conv-in-process": Attack(106, edit_cell("conv2d_forward", replace_source(LIBRARY_IN_PROCESS)),
+                                      zeroed=CONV_TESTS, spared=CONV_SPARED, check=part_says("test_conv2d_forward", "cannot be verified")),
+    # 7. A flood of printing: cut at the stated size, the notebook stays small, nothing else changes.
+    "output-flood": Attack(107, add_cell("conv_layer_cost", "for _ in range(600):\n    print('x' * 100_000)"),
+                           check=chain_checks(output_mentions("was cut at"), notebook_smaller_than(2_000_000))),
 }
 
 
@@ -329,8 +440,10 @@ def submit(root, student: str, attack: Attack) -> None:
 def attacked(tmp_path_factory):
     root = make_course(tmp_path_factory.mktemp("attacks"))
     with open(root / "nbgrader_config.py", "a") as f:  # short limits, so hangs end quickly here
-        f.write("\nc.GuardedExecute.probe_timeout = 10\nc.GuardedExecute.interrupt_grace = 5\n"
-                "c.Execute.timeout = 40\nc.GuardedExecute.memory_limit_mb = 3000\n")
+        f.write(f"\nc.GuardedExecute.probe_timeout = {ATTACK_LIMITS['probe']}\n"
+                f"c.GuardedExecute.interrupt_grace = {ATTACK_LIMITS['grace']}\n"
+                f"c.Execute.timeout = {ATTACK_LIMITS['cell']}\nc.GuardedExecute.memory_limit_mb = 3000\n"
+                f"c.GuardedExecute.notebook_budget = {ATTACK_LIMITS['budget']}\n")
     for student, attack in ATTACKS.items():
         submit(root, student, attack)
     submit(root, "honest", Attack(0, lambda nb: nb))
