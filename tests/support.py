@@ -10,7 +10,6 @@ from nbgrader.api import Gradebook
 
 from course.grade.subject import Submission
 from course.grade.weights import decode_weights
-from course.pipeline.markers import COLAB_ONLY
 from course.tools.notebooks import grade_id, read
 from course.tools.autograde import Outcome, autograde
 from course.tools.cli import course_config
@@ -87,12 +86,6 @@ def cell_text(nb, grade_id: str) -> str:
     """Everything a graded cell printed (the feedback a student reads for that part)."""
     cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
     return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
-
-
-def is_colab_only(cell) -> bool:
-    """A cell the autograder skips (long training and its plots); the tests that run a notebook in-process
-    skip it too."""
-    return cell.source.lstrip().startswith(COLAB_ONLY)
 
 
 def weights_encoder(notebook: str) -> dict:

@@ -59,3 +59,25 @@ def fill(release_nb, source_nb, only=None):
 
 def notebook_paths(root: str, folder: str, name: str) -> str:
     return os.path.join(root, folder, ASSIGNMENT, f"{name}.ipynb")
+
+
+class Shell:
+    """What the notebooks' cells ask of IPython when they run outside a kernel (``get_ipython()``)."""
+
+    execution_count = 0
+
+
+def run_in_process(nb, namespace: dict | None = None, skip=lambda cell: False) -> dict:
+    """Execute the code cells of ``nb`` (solution markers removed) in one namespace, top to bottom, except
+    test cells, cells that run in Colab only and those ``skip`` names; returns the namespace.
+
+    For the tests and benchmarks that call a notebook's functions directly (the graders' LocalSubject)."""
+    from course.pipeline.markers import is_colab_only, is_test_cell
+
+    namespace = {"get_ipython": Shell, **(namespace or {})}
+    for cell in nb.cells:
+        name = grade_id(cell) or ""
+        if cell.cell_type != "code" or is_test_cell(cell) or is_colab_only(cell.source) or skip(cell):
+            continue
+        exec(compile(without_markers(cell.source), f"<cell {name}>", "exec"), namespace)
+    return namespace

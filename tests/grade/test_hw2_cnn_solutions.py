@@ -10,8 +10,8 @@ from course.grade.subject import LocalSubject
 from course.reference import conv1d, conv2d, pooling
 from course.reference.cnn_models import build_table_net
 from course.reference.conv_arithmetic import conv_layer_cost, conv_output_size
-from course.tools.notebooks import grade_id, read, without_markers
-from support import is_colab_only, submission
+from course.tools.notebooks import read, run_in_process
+from support import submission
 
 # The notebook's ConvNet takes minutes to train on a CPU (it is trained for real end to end in tests/pipeline);
 # the weights part is checked here on a small correct CNN instead, 100 Adam steps on the stand-in (~90 %).
@@ -37,11 +37,7 @@ class SmallNet(torch.nn.Module):
 def notebook(repo):
     """The namespace of the source notebook run top to bottom (visible checks included), without the cells
     that run in Colab only (CIFAR training: exercised end to end in tests/pipeline)."""
-    namespace = {"get_ipython": lambda: type("Shell", (), {"execution_count": 0})()}
-    for cell in read(str(repo / "source" / "hw2" / "hw2_cnn.ipynb")).cells:
-        if cell.cell_type == "code" and not is_colab_only(cell) and not (grade_id(cell) or "").startswith("test_"):
-            exec(compile(without_markers(cell.source), f"<cell {grade_id(cell)}>", "exec"), namespace)
-    return namespace
+    return run_in_process(read(str(repo / "source" / "hw2" / "hw2_cnn.ipynb")))
 
 
 @pytest.fixture(scope="module")

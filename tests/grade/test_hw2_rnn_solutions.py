@@ -13,8 +13,9 @@ from course.grade.handwritten import autograd_uses
 from course.grade.subject import LocalSubject
 from course.probes.common import torch_threads
 from course.reference import echo, gated_rnn
-from course.tools.notebooks import grade_id, read, without_markers
-from support import is_colab_only, submission
+from course.tools.notebooks import Shell, grade_id, read, without_markers
+from course.pipeline.markers import is_colab_only
+from support import submission
 
 matplotlib.use("Agg")
 
@@ -40,11 +41,11 @@ def run_notebook(repo) -> dict:
     """The namespace of the source notebook run top to bottom (visible checks included, hidden tests not)."""
     import matplotlib.pyplot as plt
 
-    namespace, history = {"get_ipython": lambda: type("Shell", (), {"execution_count": 0})()}, []
+    namespace, history = {"get_ipython": Shell}, []
     namespace["In"] = history  # what LocalSubject.cell_sources reads, as in IPython
     for cell in read(str(repo / "source" / "hw2" / "hw2_rnn.ipynb")).cells:
         gid = grade_id(cell) or ""
-        if cell.cell_type != "code" or gid.startswith("test_") or (is_colab_only(cell) and gid not in TRAINING_CELLS):
+        if cell.cell_type != "code" or gid.startswith("test_") or (is_colab_only(cell.source) and gid not in TRAINING_CELLS):
             continue
         source = without_markers(cell.source)
         if gid == "train_variable":

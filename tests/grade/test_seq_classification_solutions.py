@@ -20,22 +20,17 @@ from course.probes.seq_classification import FitRun, NormRecorder
 from course.reference import seq_training, spikes
 from course.reference.seq_models import build_lstm, build_rnn
 from course.same_numbers import SAME_NUMBERS_ENV
-from course.tools.notebooks import grade_id, read, without_markers
-from support import is_colab_only
+from course.tools.notebooks import grade_id, read, run_in_process
 
 NOTEBOOK = "seq_classification"
 
 
 @pytest.fixture(scope="module")
 def notebook(repo):
-    """The namespace of the source notebook's given and solution cells, run in order."""
-    namespace = {"get_ipython": lambda: type("Shell", (), {"execution_count": 0})()}
+    """The namespace of the source notebook run top to bottom, without the runs and plots (Colab only:
+    exercised end to end in tests/pipeline)."""
     with torch_threads(torch.get_num_threads()):  # the setup cell asks for one thread; the session keeps its own
-        for cell in read(str(repo / "source" / "hw2" / f"{NOTEBOOK}.ipynb")).cells:
-            name = grade_id(cell)  # given and solution cells; the runs and plots (Colab only) are exercised end to end
-            if cell.cell_type == "code" and name and not is_colab_only(cell) and not name.startswith(("test_", "ec_norms")):
-                exec(compile(without_markers(cell.source), f"<cell {name}>", "exec"), namespace)
-    yield namespace
+        yield run_in_process(read(str(repo / "source" / "hw2" / f"{NOTEBOOK}.ipynb")))
 
 
 def same_data(ours, theirs) -> bool:
