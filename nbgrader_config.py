@@ -19,6 +19,7 @@ from course.pipeline.release import AddColabLink
 from course.pipeline.rubrics import AddRubrics, RemoveRubrics
 from course.pipeline.sanitize import RestoreCellMetadata, SubmissionExporter
 from course.pipeline.submitted import KeepSubmitted
+from course.tools.late import LatePolicy
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
@@ -27,7 +28,8 @@ c.CourseDirectory.course_id = "dl-hw2"
 c.CourseDirectory.root = ROOT
 # The gradebook: an SQLite file by default; set COURSE_DB_URL (e.g. postgresql://...) to share one.
 c.CourseDirectory.db_url = os.environ.get("COURSE_DB_URL", "sqlite:///" + os.path.join(ROOT, "gradebook.db"))
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*"]
+# lms.json: what the LMS download said about a submission (course collect), kept out of autograded/ and feedback/
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*", "lms.json"]
 
 # Release: nbgrader's steps plus an "Open in Colab" badge (set COURSE_COLAB_BASE to the published folder).
 c.GenerateAssignment.preprocessors = [
@@ -55,3 +57,15 @@ c.GuardedExecute.record_dir = os.path.join(ROOT, "reports", "grading")
 
 # Feedback shows scores and messages, never the hidden tests or the graders' rubrics.
 c.GenerateFeedback.preprocessors = [ClearHiddenTests, RemoveRubrics, GetGrades, CSSHTMLHeaderPreprocessor]
+
+# Collecting from an LMS (course collect): the time zone of the LMS's times (Blackboard names, zip entries).
+c.LmsFileNames.timezone = "UTC"
+
+# Late work: AssignLatePenalties (in the pipeline above, and again in `course export`/`course report`, on the
+# final scores) asks this policy for each late notebook's penalty; lateness counts from timestamp.txt and the
+# gradebook's due date, which `course collect` writes from LatePolicy.duedate when set.
+c.AssignLatePenalties.plugin_class = LatePolicy
+c.LatePolicy.duedate = os.environ.get("COURSE_DUE", "")  # e.g. "2026-11-15 23:59:00 Europe/Berlin"
+c.LatePolicy.penalty_per_day = 0.1  # share of the notebook's score lost per started day late
+c.LatePolicy.cap = 0.5  # never more than half of it
+c.LatePolicy.extensions = ""  # e.g. os.path.join(ROOT, "extensions.csv"): columns student_id,days

@@ -1,10 +1,12 @@
 """``course``: the instructor's commands. Run them from the course folder (the one with nbgrader_config.py).
 
     course release            regenerate release/hw2 from source/hw2 (with Open-in-Colab links)
-    course collect ZIP        LMS bulk download (one .ipynb per student) -> submitted/
+    course collect ZIP        LMS bulk download (one .ipynb per student) -> submitted/, with times and LMS ids
     course autograde          autograde submissions in parallel (--workers N, --student ID ...)
     course feedback           per-student HTML feedback (scores and messages, never hidden tests)
-    course export             grades.csv for the LMS and per-part score plots in reports/
+    course export             grades.csv, a figure per notebook; --lms canvas|moodle --roster CSV: the LMS's import file
+    course similarity         pairs of submissions with much the same solution code (reports/similarity.html)
+    course report             the course report: one self-contained HTML page (reports/course-report.html)
     course check-release      run every release notebook, solutions filled in, as in Colab
     course samples            sample submissions (--trained: run as a student runs them in Colab, weights stored)
     course rubrics            the reference run whose plots the TAs' rubrics show (reports/reference/)
@@ -24,23 +26,13 @@ from nbgrader.api import Gradebook
 from course.tools import autograde as autograding
 from course.data import cifar
 from course.pipeline.release import PLACEHOLDER_BASE, is_placeholder
-from course.tools import check_release, collect, export, rubrics, samples
+from course.tools import check_release, collect, export, late, lms_export, report, rubrics, samples, similarity
 from course.tools.nbgrader_cmd import nbgrader
 from course.assignment import ASSIGNMENT
 from course.dburl import sqlite_path
 from course.pipeline.record import read_records
-
-
-def course_config(root: str):
-    """The course's nbgrader configuration, loaded the way nbgrader loads it (a broken file is an error
-    here: nbgrader itself would silently fall back to unprotected defaults)."""
-    from traitlets.config.loader import PyFileConfigLoader
-
-    return PyFileConfigLoader("nbgrader_config.py", path=root).load_config()
-
-
-def db_url(root: str) -> str:
-    return course_config(root).CourseDirectory.db_url
+from course.tools.grades import read_class_grades
+from course.tools.settings import course_config, db_url
 
 
 def submitted_students(root: str) -> list[str]:
@@ -97,7 +89,16 @@ def cmd_release(args):
 
 def cmd_collect(args):
     for line in collect.collect(args.root, args.zip):
-        print(line)
+        student = line.split(os.sep)[0]
+        lms = collect.read_lms_submission(args.root, student)
+        notes = []
+        if lms and lms.lms_user_id:
+            notes.append(f"LMS id {lms.lms_user_id}")
+        if lms and lms.time:
+            notes.append(f"submitted {lms.time} ({lms.time_source})")
+        if lms and lms.marked_late is not None:
+            notes.append("marked late by the LMS" if lms.marked_late else "on time by the LMS")
+        print(line + (f"   {', '.join(notes)}" if notes else ""))
 
 
 def cmd_autograde(args):
@@ -118,10 +119,54 @@ def cmd_feedback(args):
 
 
 def cmd_export(args):
+    """grades.csv and the figures; with --lms, the LMS's import file from its roster."""
+    late.apply_penalties(args.root)
     url = db_url(args.root)
     print("grades:", export.write_grades_csv(url, os.path.join(args.root, "grades.csv")))
     for path in export.write_report(url, os.path.join(args.root, "reports")):
-        print("report:", path)
+        print("figure:", path)
+    if not getattr(args, "lms", None):
+        return 0
+    if not args.roster:
+        raise SystemExit(f"--lms {args.lms} needs --roster: the {args.lms} gradebook export "
+                         f"({'Grades > Export' if args.lms == 'canvas' else 'Download grading worksheet'}) to fill in.")
+    grades = read_class_grades(url)
+    out = args.out or os.path.join(args.root, f"grades-{args.lms}.csv")
+    try:
+        if args.lms == "canvas":
+            result = lms_export.canvas_export(args.roster, lms_export.lms_grades(grades), grades.maximum(), out, args.column)
+        else:
+            result = lms_export.moodle_export(args.roster, lms_export.lms_grades(grades), grades.maximum(), out)
+    except (lms_export.RosterError, lms_export.UnmatchedStudents) as error:
+        raise SystemExit(str(error)) from None
+    print(f"{args.lms}: {result.path} ({result.students} students)")
+    for row in result.missing:
+        print(f"  no submission, 0 points: {row.name} (LMS id {row.lms_id})")
+    for note in result.notes:
+        print("  note:", note)
+    return 0
+
+
+def cmd_similarity(args):
+    """Similar pairs per notebook, printed and written as an HTML page."""
+    settings = similarity.SimilaritySettings(threshold=args.threshold, common_limit=args.common_limit)
+    found = similarity.find_similar(args.root, settings)
+    for notebook, pairs in found.items():
+        print(f"{notebook}: {len(pairs)} pair(s) at or above {settings.threshold:.0%}")
+        for pair in pairs:
+            print(f"  {pair.left} ~ {pair.right}: {pair.left_share:.0%} / {pair.right_share:.0%} "
+                  f"in {', '.join(c.grade_id for c in pair.cells)}")
+    path = report.write_page(os.path.join(args.root, "reports", "similarity.html"), "similar submissions",
+                             report.similarity(found, settings))
+    print("similarity:", path)
+
+
+def cmd_report(args):
+    """The course report page."""
+    settings = similarity.SimilaritySettings(threshold=args.threshold, common_limit=args.common_limit)
+    path = report.write(report.gather(args.root, settings),
+                        args.out or os.path.join(args.root, "reports", "course-report.html"))
+    print("report:", path)
 
 
 def cmd_check_release(args):
@@ -133,7 +178,7 @@ def cmd_check_release(args):
     return 1 if problems else 0
 
 
-DEMO_OUTPUTS = ("gradebook.db", "submitted", "autograded", "feedback", "reports", "grades.csv")
+DEMO_OUTPUTS = ("gradebook.db", "downloaded", "submitted", "autograded", "feedback", "reports", "grades.csv")
 
 
 def reset_demo(root: str) -> None:
@@ -178,16 +223,26 @@ def grading_data_root(root: str) -> str:
 
 
 def cmd_demo(args):
+    """Release, the sample class as a Canvas download (one student late), collect, autograde, feedback,
+    export and the course report."""
     reset_demo(args.root)
     if cmd_release(argparse.Namespace(root=args.root, colab_base=None, placeholder_link=True)):
         return 1
     cmd_rubrics(args)
-    for sample in samples.demo_samples(args.root):
-        print("sample submission:", sample.submit(args.root))
-    status = cmd_autograde(argparse.Namespace(root=args.root, student=[s.student for s in samples.demo_samples(args.root)],
+    class_ = samples.demo_samples(args.root)
+    with Gradebook(db_url(args.root)) as gradebook:  # as `nbgrader db assignment add hw2 --duedate=...` would
+        gradebook.update_or_create_assignment(ASSIGNMENT, duedate=samples.DEMO_DUE)
+    with tempfile.TemporaryDirectory() as scratch:
+        download = samples.canvas_download(args.root, class_, os.path.join(scratch, "canvas-submissions.zip"),
+                                           samples.demo_times(class_))
+        print("sample Canvas download:", download.path)
+        cmd_collect(argparse.Namespace(root=args.root, zip=download.path))
+    status = cmd_autograde(argparse.Namespace(root=args.root, student=[s.student for s in class_],
                                               workers=args.workers, force=True))
     cmd_feedback(argparse.Namespace(root=args.root, student=None))
-    cmd_export(args)
+    cmd_export(argparse.Namespace(root=args.root, lms=None))
+    cmd_report(argparse.Namespace(root=args.root, out=None, threshold=similarity.SimilaritySettings.threshold,
+                                  common_limit=similarity.SimilaritySettings.common_limit))
     return status
 
 
@@ -210,7 +265,22 @@ def main(argv=None) -> int:
     feedback = commands.add_parser("feedback", help="HTML feedback per student")
     feedback.add_argument("--student", action="append")
     feedback.set_defaults(run=cmd_feedback)
-    commands.add_parser("export", help="grades.csv and per-part plots").set_defaults(run=cmd_export)
+    exporting = commands.add_parser("export", help="grades.csv, a figure per notebook, the LMS's import file")
+    exporting.add_argument("--lms", choices=lms_export.LMS_NAMES, help="write this LMS's grade import file too")
+    exporting.add_argument("--roster", help="the LMS's own export: Canvas gradebook CSV or Moodle grading worksheet")
+    exporting.add_argument("--column", help="Canvas assignment column, e.g. 'hw2 (1234)' (default: found in the roster)")
+    exporting.add_argument("--out", help="where the LMS file goes (default: grades-<lms>.csv)")
+    exporting.set_defaults(run=cmd_export)
+    for name, run, what in (("similarity", cmd_similarity, "similar submissions per notebook"),
+                            ("report", cmd_report, "the course report (one HTML page)")):
+        command = commands.add_parser(name, help=what)
+        command.add_argument("--threshold", type=float, default=similarity.SimilaritySettings.threshold,
+                             help="list pairs where one student's share of matching code reaches this")
+        command.add_argument("--common-limit", type=int, default=similarity.SimilaritySettings.common_limit,
+                             help="code shared by more submissions than this is an idiom, not copying")
+        if name == "report":
+            command.add_argument("--out", help="the page (default: reports/course-report.html)")
+        command.set_defaults(run=run)
     check = commands.add_parser("check-release", help="run the release notebooks as in Colab")
     check.add_argument("--notebook", action="append")
     check.set_defaults(run=cmd_check_release)
@@ -223,7 +293,7 @@ def main(argv=None) -> int:
     data = commands.add_parser("data", help="the grading machine's data")
     data.add_argument("action", choices=["fetch"], help="fetch: download CIFAR-10 (once, needs the internet)")
     data.set_defaults(run=cmd_data)
-    demo = commands.add_parser("demo", help="release, sample submissions, autograde, feedback, export")
+    demo = commands.add_parser("demo", help="release, sample Canvas download, collect, autograde, feedback, export, report")
     demo.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     demo.set_defaults(run=cmd_demo)
     args = parser.parse_args(argv)

@@ -4,7 +4,9 @@ A submission is a set of notebooks, each made from the release by filling some s
 the instructor's solutions and optionally planting bugs, as a student's file would look.
 """
 
+import datetime
 import os
+import zipfile
 from dataclasses import dataclass, field
 
 import nbformat
@@ -135,3 +137,47 @@ def demo_samples(root: str) -> list[Sample]:
         Sample("buggy", everything(root), trained=True, edits_after_run=DEMO_BUGS),
         Sample("colab", everything(root), trained=True, through_colab=True),
     ]
+
+
+DEMO_DUE = datetime.datetime(2026, 11, 15, 23, 59)  # the demo's due date (UTC, the demo LMS's time zone)
+
+
+@dataclass(frozen=True)
+class Handed:
+    """When a sample was handed in (the LMS's local time) and whether the LMS marks it late."""
+
+    at: datetime.datetime
+    late: bool = False
+
+
+@dataclass(frozen=True)
+class CanvasDownload:
+    """A Canvas "Download Submissions" zip made from samples, and the Canvas user id of each student."""
+
+    path: str
+    user_ids: dict[str, str]
+
+
+def canvas_name(student: str, user_id: str, attachment_id: int, notebook: str, late: bool) -> str:
+    """A file name as Canvas writes it into its download: ``<name>[_late]_<user id>_<attachment id>_<file>``."""
+    return "_".join([student.replace("_", ""), *(["late"] if late else []), user_id, str(attachment_id), f"{notebook}.ipynb"])
+
+
+def canvas_download(root: str, samples: list[Sample], path: str, handed: dict[str, Handed],
+                    first_user_id: int = 1001) -> CanvasDownload:
+    """Write the samples as Canvas's bulk download would hold them: one file per notebook, named the Canvas
+    way, the zip entry's time the submission time (Canvas's own zips carry the download's time instead)."""
+    user_ids = {sample.student: str(first_user_id + i) for i, sample in enumerate(samples)}
+    with zipfile.ZipFile(path, "w") as z:
+        for i, sample in enumerate(samples):
+            when = handed[sample.student]
+            for j, (notebook, text) in enumerate(sample.notebooks(root).items()):
+                name = canvas_name(sample.student, user_ids[sample.student], 5000 + 10 * i + j, notebook, when.late)
+                z.writestr(zipfile.ZipInfo(name, when.at.timetuple()[:6]), text)
+    return CanvasDownload(path, user_ids)
+
+
+def demo_times(samples: list[Sample]) -> dict[str, Handed]:
+    """The demo class hands in two hours before the due date, except ``partial``: 20 hours late."""
+    return {s.student: Handed(DEMO_DUE + datetime.timedelta(hours=20), late=True) if s.student == "partial"
+            else Handed(DEMO_DUE - datetime.timedelta(hours=2)) for s in samples}
