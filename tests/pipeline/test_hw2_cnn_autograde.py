@@ -21,6 +21,9 @@ BUGS = {
                        "hw2_cnn.lp_pool2d_forward", "averages x**p instead of summing"),
     "cnn-item": Bug(NOTEBOOK, "training_helpers", "    return loss, n_correct", "    return loss.item(), n_correct",
                     "hw2_cnn.get_loss_and_correct", "returns a float, detached from the graph"),
+    "cnn-ties-last": Bug(NOTEBOOK, "tiny_net_gradients", "0 if u[0] >= u[1] else 1, 1 if u[1] >= u[2] else 2",
+                         "0 if u[0] > u[1] else 1, 1 if u[1] > u[2] else 2",
+                         "hw2_cnn.tiny_net_gradients", "sends the gradient of equal maxima to the last of the window"),
     "cnn-no-residual": Bug(NOTEBOOK, "convnet", "torch.relu(self.body(x) + self.shortcut(x))", "torch.relu(self.body(x))",
                            "hw2_cnn.convnet_contract", "drops the residual connection"),
 }
@@ -28,7 +31,7 @@ TEST_CELL = {  # which test cell grades each part
     "hw2_cnn.conv_output_size": "test_conv_output_size", "hw2_cnn.conv2d_forward": "test_conv2d_forward",
     "hw2_cnn.conv2d_backward": "test_conv2d_backward", "hw2_cnn.max_pool2d_backward": "test_max_pool2d_backward",
     "hw2_cnn.lp_pool2d_forward": "test_lp_pool2d_forward", "hw2_cnn.get_loss_and_correct": "test_get_loss_and_correct",
-    "hw2_cnn.convnet_contract": "test_convnet_contract",
+    "hw2_cnn.convnet_contract": "test_convnet_contract", "hw2_cnn.tiny_net_gradients": "test_tiny_net_gradients",
 }
 
 
@@ -44,7 +47,8 @@ def graded(course_dir):
 
 def test_does_the_complete_submission_get_every_autograded_point(graded, course_dir):
     cells = autograded_cells(course_dir, NOTEBOOK)
-    assert sum(cells.values()) == 41  # + 4 points of written answers graded by a TA = 45
+    # sections 1-4: 7.5 + 14 + 4 + 5 = 30.5, section 5: 12; + 5 points of written answers graded by a TA
+    assert sum(cells.values()) == 42.5
     result = graded["cnn-complete"]
     assert result.outcome.ok and result.outcome.grader_errors == 0
     assert {g: result.score(NOTEBOOK, g) for g in cells} == cells
