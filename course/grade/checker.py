@@ -16,6 +16,7 @@ from typing import Callable
 import torch
 
 from course.assignment import NOTEBOOKS
+from course.grade.answers import Comparison, compare_numbers, compare_values, shape_text, truth
 from course.grade.result import Finding, PartResult, Status
 from course.grade.subject import Aborted, StudentError, Subject
 
@@ -27,7 +28,7 @@ def seed_for(part_id: str) -> int:
 
 def describe_shape(tensor) -> str:
     """``(2, 3, 4)`` for a tensor of that shape."""
-    return "(" + ", ".join(str(s) for s in tensor.shape) + ")"
+    return shape_text(tensor.shape)
 
 
 class Case:
@@ -44,14 +45,24 @@ class Case:
     def fail(self, problem: str) -> None:
         self.problems.append(problem)
 
-    def expect(self, condition: bool, problem: str) -> bool:
-        if not condition:
+    def expect(self, condition, problem: str) -> bool:
+        """Fail with ``problem`` unless ``condition`` holds. Never raises: an element-wise comparison
+        (a tensor of several truth values, from a student's value of an unexpected form) does not hold."""
+        held = truth(condition)
+        if not held:
             self.fail(problem)
-        return bool(condition)
+        return held
+
+    def _expect_comparison(self, comparison: Comparison, name: str) -> bool:
+        if not comparison.ok:
+            self.fail(comparison.problem)
+            return False
+        self.evidence.append(f"{name} largest error {comparison.worst:.2g}")
+        return True
 
     def expect_tensor(self, name: str, got, expected, *, rtol: float, atol: float, dtype=None) -> bool:
         """``got`` must be a tensor of ``expected``'s shape (and ``dtype``, if given) whose values
-        are within ``atol + rtol * |expected|`` of ``expected`` everywhere."""
+        are within ``atol + rtol * |expected|`` of ``expected`` everywhere (what a function returns)."""
         if not isinstance(got, torch.Tensor):
             self.fail(f"{name} should be a torch.Tensor, got {type(got).__name__}")
             return False
@@ -62,20 +73,14 @@ class Case:
         if dtype is not None and got.dtype != dtype:
             ok = self.expect(False, f"{name} has dtype {str(got.dtype).replace('torch.', '')}, expected "
                                     f"{str(dtype).replace('torch.', '')} (keep the input's dtype)")
-        got64, expected64 = got.to(torch.float64), expected.to(torch.float64)
-        if not torch.isfinite(got64).all():
-            self.fail(f"{name} contains NaN or infinite values")
-            return False
-        error = (got64 - expected64).abs()
-        allowed = atol + rtol * expected64.abs()
-        worst = float(error.max()) if error.numel() else 0.0
-        if error.numel() and bool((error > allowed).any()):
-            where = tuple(int(i) for i in torch.nonzero(error > allowed)[0])
-            self.fail(f"{name}: largest error {worst:.3g} (first wrong entry at index {where}); "
-                      f"tolerance {atol:g} + {rtol:g}*|expected|")
-            return False
-        self.evidence.append(f"{name} largest error {worst:.2g}")
-        return ok
+        return self._expect_comparison(compare_numbers(name, got, expected, rtol=rtol, atol=atol), name) and ok
+
+    def expect_values(self, name: str, got, expected, *, rtol: float, atol: float, same_entries: bool = False) -> bool:
+        """``got``, an answer's numbers in any form (a tensor or array of any dtype, nested lists, a
+        number), must have ``expected``'s shape up to singleton dimensions (with ``same_entries``: as
+        many entries, row-major) and its values within ``atol + rtol * |expected|``."""
+        comparison = compare_values(name, got, expected, rtol=rtol, atol=atol, same_entries=same_entries)
+        return self._expect_comparison(comparison, name)
 
 
 def once(fetch):

@@ -6,7 +6,7 @@ student's results with the reference (forward) or with autograd on the reference
 (backward; the reference backward is cross-checked there, so a disagreement between the two is our
 bug, never the student's). The backward pass must be written by hand: the grader reads the source of
 ``gated_rnn_backward`` (and of the notebook functions it calls) for autograd, and watches for autograd's
-backward pass while the function runs (:func:`course.probes.hw2_rnn.backward_by_hand`).
+backward pass while the function runs (:func:`course.probes.common.backward_by_hand`).
 
 Section 2 grades the models the notebook trained: the grader draws fresh strings (and delays), the
 probe only calls the trained model's ``test_run`` on them, and the character accuracy is computed here
@@ -18,6 +18,7 @@ with :mod:`course.data.echo`. A fresh instance of each class is checked for the 
 import torch
 
 from course.data import echo as echo_data
+from course.grade.answers import as_integer, same_value, shown
 from course.grade.checker import Case, Checker, describe_shape, once, part
 from course.grade.handwritten import autograd_uses, require_verifiable
 from course.grade.subject import StudentError, Subject
@@ -50,7 +51,8 @@ def _weights(checker: Checker, n: int, m: int) -> dict[str, torch.Tensor]:
 @part("hw2_rnn.c_dimension", "The dimension of c[t]", 1,
       hint="c[t] multiplies h[t-1] element by element, so it has one entry per hidden unit.")
 def grade_c_dimension(subject: Subject, checker: Checker) -> None:
-    """c_dimension(n, m) on five random pairs with n != m, as an int."""
+    """c_dimension(n, m) on five random pairs with n != m, as any whole number (an int, a NumPy
+    integer, a one-element tensor)."""
     sizes = []
     while len(sizes) < 5:
         n, m = _draw(checker, 1, 40), _draw(checker, 1, 40)
@@ -60,7 +62,8 @@ def grade_c_dimension(subject: Subject, checker: Checker) -> None:
     def run(case: Case):
         for n, m in sizes:
             got = subject.probe("call", name="c_dimension", args=[n, m]).result
-            case.expect(type(got) is int and got == m, f"c_dimension({n}, {m}) returned {got!r} (an int is expected)")
+            case.expect(as_integer(got) == m, f"c_dimension({n}, {m}) returned {shown(got)}: expected the number of "
+                                              "entries of c[t], a whole number")
     checker.add(f"c_dimension(n, m) on {len(sizes)} random (n, m) with n != m", run)
 
 
@@ -181,7 +184,7 @@ def grade_gated_rnn_backward(subject: Subject, checker: Checker) -> None:
         runs.append((described, args, expected))
 
     def fetch():
-        outcomes = [subject.probe("backward_by_hand", args=args) for _, args, _ in runs]
+        outcomes = [subject.probe("backward_by_hand", name="gated_rnn_backward", args=args) for _, args, _ in runs]
         if any(outcome.autograd_backward_ran for outcome in outcomes):
             checker.disqualify("gated_rnn_backward must compute the gradients by hand, but autograd's backward "
                                "pass ran while it was called (.backward(), torch.autograd.grad or similar)")
@@ -250,7 +253,7 @@ def _contract_case(subject: Subject, checker: Checker, class_name: str, args: li
                                f"expected logits ({batch}, {length}, 27)")
         case.expect(facts.parameters > 0, f"{call} has no trainable parameters")
         if variable:
-            case.expect(facts.max_delay == args[1], f"{call}.max_delay is {facts.max_delay!r}, expected {args[1]}")
+            case.expect(same_value(facts.max_delay, args[1]), f"{call}.max_delay is {shown(facts.max_delay)}, expected {args[1]}")
         if not case.expect(isinstance(answers, list) and all(isinstance(a, str) and len(a) == length for a in answers),
                            f"test_run should return a string as long as its input ({length} characters), got "
                            f"{answers[0]!r}" if isinstance(answers, list) and answers else "test_run returned nothing"):

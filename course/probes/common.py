@@ -1,5 +1,5 @@
-"""Probes every notebook uses: call a student's function, run a forward and a backward pass, read
-the student's variables.
+"""Probes every notebook uses: call a student's function, run a forward and a backward pass, call a
+gradient function written by hand while watching for autograd, read the student's variables.
 
 Inputs handed to student code are fresh copies, so an in-place edit cannot reach the grader's own
 tensors; the probes report such edits, and the ATen operators the student's code ran, as evidence.
@@ -176,13 +176,85 @@ def forward_backward(namespace, forward, backward, args=(), kwargs=None, dout=No
     return ForwardBackwardOutcome(out, grads, sorted(recorder.ops), changed, watch.spawned)
 
 
+@record
+class BackwardByHand:
+    """What a gradient function written by hand returned, and how it got there.
+
+    Fields:
+        result: what it returned.
+        autograd_backward_ran: whether autograd's backward pass ran while it was called.
+        ops: the ATen operators it ran, sorted.
+        mutated_args: positions of tensor arguments it modified in place.
+        spawned: the threads and processes it started (see SpawnWatch).
+    """
+
+    result: object
+    autograd_backward_ran: bool
+    ops: list
+    mutated_args: list
+    spawned: list
+
+
+@probe
+def backward_by_hand(namespace, name, args) -> BackwardByHand:
+    """Call the student's ``name(*args)`` on copies (no argument requires grad) and report whether
+    autograd's backward pass ran while it did.
+
+    Autograd's backward reads the tensors its graph saved: a saved-tensors hook whose *unpack* side is
+    called exactly then tells that ``.backward()``, ``torch.autograd.grad``, ``torch.autograd.functional``
+    or the like was used (building a graph by accident does not count). ``torch.func`` transforms refuse
+    to run under such a hook and raise instead.
+    """
+    function = lookup(namespace, name)
+    args = [detached(a) for a in args]
+    before = copies(args)
+    unpacked = []
+
+    def pack(tensor):
+        return tensor
+
+    def unpack(tensor):
+        unpacked.append(True)
+        return tensor
+
+    with SpawnWatch() as watch, torch.autograd.graph.saved_tensors_hooks(pack, unpack), OpRecorder() as recorder:
+        result = function(*args)
+    return BackwardByHand(result, bool(unpacked), sorted(recorder.ops), mutated(args, before), watch.spawned)
+
+
+@record
+class ModuleValue:
+    """An ``nn.Module`` instance given as an answer (e.g. ``nn.AvgPool2d(3, stride=1)``).
+
+    Fields:
+        name: its class's qualified name, ``module.Name`` (as :func:`plain` writes a class).
+        settings: its constructor settings that are plain numbers, strings or tuples of them
+            (``kernel_size``, ``stride``, ``padding``, ...), by attribute name.
+    """
+
+    name: str
+    settings: dict
+
+
+def _is_setting(value) -> bool:
+    """Whether an attribute of a module is a plain setting (a number, a string, None, a tuple of numbers)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    return isinstance(value, tuple) and all(isinstance(v, (bool, int, float)) for v in value)
+
+
+def _class_name(kind) -> str:
+    return f"{getattr(kind, '__module__', '?')}.{getattr(kind, '__qualname__', type(kind).__name__)}"
+
+
 def plain(value):
-    """A student's value as plain data: classes, functions and modules as their qualified names
-    (``module.Name``; a module instance as its class's), containers element by element."""
+    """A student's value as plain data: classes and functions as their qualified names
+    (``module.Name``), a module instance as a :class:`ModuleValue`, containers element by element."""
     if isinstance(value, torch.nn.Module):
-        value = type(value)
+        settings = {k: v for k, v in vars(value).items() if not k.startswith("_") and k != "training" and _is_setting(v)}
+        return ModuleValue(_class_name(type(value)), settings)
     if isinstance(value, type) or callable(value) and not isinstance(value, torch.Tensor):
-        return f"{getattr(value, '__module__', '?')}.{getattr(value, '__qualname__', type(value).__name__)}"
+        return _class_name(value)
     if isinstance(value, dict):
         return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list):

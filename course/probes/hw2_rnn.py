@@ -1,10 +1,10 @@
-"""Probes of hw2_rnn.ipynb: run the student's GatedRNN with given weights, call the hand-written
-backward pass while watching for autograd, and ask the echo models for their answers."""
+"""Probes of hw2_rnn.ipynb: run the student's GatedRNN with given weights and ask the echo models for
+their answers (the hand-written backward pass is called by :func:`.common.backward_by_hand`)."""
 
 import torch
 
 from .codec import record
-from .common import SpawnWatch, build_with_weights
+from .common import build_with_weights
 from .runtime import lookup, probe
 
 
@@ -41,44 +41,6 @@ def gated_rnn_run(namespace, input_size, hidden_size, weights, x) -> GatedRunFac
     given = x.clone()
     output = model(given)
     return GatedRunFacts(True, shapes, output, not torch.equal(given, x))
-
-
-@record
-class BackwardByHand:
-    """What ``gated_rnn_backward`` returned, whether autograd's backward pass ran inside it, the
-    positions of the arguments it modified in place, and the threads and processes it started."""
-
-    result: object
-    autograd_backward_ran: bool
-    mutated_args: list
-    spawned: list
-
-
-@probe
-def backward_by_hand(namespace, args) -> BackwardByHand:
-    """Call ``gated_rnn_backward(*args)`` (no argument requires grad) and report whether autograd's
-    backward pass ran while it did.
-
-    Autograd's backward reads the tensors its graph saved: a saved-tensors hook whose *unpack* side is
-    called exactly then tells that ``.backward()``, ``torch.autograd.grad``, ``torch.autograd.functional``
-    or the like was used (building a graph by accident does not count). ``torch.func`` transforms refuse
-    to run under such a hook and raise instead.
-    """
-    function = lookup(namespace, "gated_rnn_backward")
-    given = [a.clone() for a in args]
-    unpacked = []
-
-    def pack(tensor):
-        return tensor
-
-    def unpack(tensor):
-        unpacked.append(True)
-        return tensor
-
-    with SpawnWatch() as watch, torch.autograd.graph.saved_tensors_hooks(pack, unpack):
-        result = function(*given)
-    changed = [i for i, (a, b) in enumerate(zip(given, args)) if not (a.shape == b.shape and torch.equal(a, b))]
-    return BackwardByHand(result, bool(unpacked), changed, watch.spawned)
 
 
 @record

@@ -8,8 +8,10 @@ from course.data import grading as grading_data
 from course.grade.checker import PARTS, find_part, grade_part
 from course.grade.subject import LocalSubject
 from course.reference import conv1d, conv2d, pooling
+from course.reference.box_filter import box_filter
 from course.reference.cnn_models import build_table_net
 from course.reference.conv_arithmetic import conv_layer_cost, conv_output_size
+from course.reference.tiny_net import tiny_net_gradients
 from course.tools.notebooks import read, run_in_process
 from support import submission
 
@@ -104,6 +106,18 @@ def test_does_pooling_match(notebook, kernel, stride):
     assert torch.allclose(notebook["max_pool2d_backward"](dout, our_cache), pooling.max_pool2d_backward(dout, ref_cache))
     assert torch.allclose(notebook["avg_pool2d_forward"](x, kernel, stride), pooling.avg_pool2d_forward(x, kernel, stride))
     assert torch.allclose(notebook["lp_pool2d_forward"](x + 1, 3, kernel, stride), pooling.lp_pool2d_forward(x + 1, 3, kernel, stride))
+
+
+def test_do_the_box_filter_and_the_tiny_net_match(notebook):
+    g = generator()
+    for height, width in [(3, 3), (6, 5), (4, 9)]:
+        image = torch.randn(height, width, generator=g, dtype=torch.float64)
+        assert torch.allclose(notebook["box_filter"](image), box_filter(image))
+    for _ in range(50):  # small integers: tied maxima and zero or negative pre-activations are common
+        x, k, b = (torch.randint(-3, 4, shape, generator=g).double() for shape in ((5,), (3,), ()))
+        w, a, y = (torch.randn(shape, generator=g, dtype=torch.float64) for shape in ((2,), (), ()))
+        ours, ref = notebook["tiny_net_gradients"](x, k, b, w, a, y), tiny_net_gradients(x, k, b, w, a, y)
+        assert set(ours) == set(ref) and all(torch.allclose(ours[key], ref[key]) for key in ref)
 
 
 def test_is_the_table_net_the_reference_network(notebook):

@@ -19,7 +19,8 @@ from course.tools.samples import Bug, Sample
 from support import autograded_cells, autograded_notebook, cell_text, grade, weights_encoder
 
 NOTEBOOK = "hw2_cnn"
-AUTOGRADED_POINTS = 38.5  # + 4 points of written answers graded by a TA = 45 (see the README's points table)
+# Sections 1-4: 7.5 + 14 + 4 + 5 = 30.5, section 5: 9.5; + 5 points of written answers graded by a TA = 45.
+AUTOGRADED_POINTS = 40
 
 # Realistic mistakes, each confined to one graded part.
 BUGS = {
@@ -35,6 +36,9 @@ BUGS = {
                        "hw2_cnn.lp_pool2d_forward", "averages x**p instead of summing"),
     "cnn-item": Bug(NOTEBOOK, "training_helpers", "    return loss, n_correct", "    return loss.item(), n_correct",
                     "hw2_cnn.get_loss_and_correct", "returns a float, detached from the graph"),
+    "cnn-ties-last": Bug(NOTEBOOK, "tiny_net_gradients", "0 if u[0] >= u[1] else 1, 1 if u[1] >= u[2] else 2",
+                         "0 if u[0] > u[1] else 1, 1 if u[1] > u[2] else 2",
+                         "hw2_cnn.tiny_net_gradients", "sends the gradient of equal maxima to the last of the window"),
     "cnn-no-residual": Bug(NOTEBOOK, "convnet", "torch.relu(self.body(x) + self.shortcut(x))", "torch.relu(self.body(x))",
                            "hw2_cnn.convnet_contract", "drops the residual connection"),
 }
@@ -42,7 +46,7 @@ TEST_CELL = {  # which test cell grades each part
     "hw2_cnn.conv_output_size": "test_conv_output_size", "hw2_cnn.conv2d_forward": "test_conv2d_forward",
     "hw2_cnn.conv2d_backward": "test_conv2d_backward", "hw2_cnn.max_pool2d_backward": "test_max_pool2d_backward",
     "hw2_cnn.lp_pool2d_forward": "test_lp_pool2d_forward", "hw2_cnn.get_loss_and_correct": "test_get_loss_and_correct",
-    "hw2_cnn.convnet_contract": "test_convnet_contract",
+    "hw2_cnn.convnet_contract": "test_convnet_contract", "hw2_cnn.tiny_net_gradients": "test_tiny_net_gradients",
 }
 WEIGHTS_CELL = "test_convnet_accuracy"
 COLAB_ONLY_CELLS = {"data", "train_loop", "plot_curves", "visualise", "submit_weights"}

@@ -5,11 +5,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from course.reference.box_filter import BOX_POOLING, box_filter
 from course.reference.cnn_models import ConvNet, build_table_net, get_loss_and_correct, step
 from course.reference.conv1d import conv1d_forward, conv1d_grad_w, conv1d_grad_x
 from course.reference.conv2d import conv2d_backward, conv2d_forward
 from course.reference.conv_arithmetic import conv_layer_cost, conv_output_size
 from course.reference.pooling import avg_pool2d_forward, lp_pool2d_forward, max_pool2d_backward, max_pool2d_forward
+from course.reference.tiny_net import tiny_net_autograd, tiny_net_forward, tiny_net_gradients
 
 DOUBLE = torch.float64
 
@@ -142,3 +144,67 @@ def test_do_the_training_helpers_take_a_correct_step():
     model.weight.grad = torch.full_like(model.weight, 100.0)  # a stale gradient that must not leak in
     step(loss, optimizer)
     assert close(model.weight.detach(), before - 0.1 * expected_grad)
+
+
+@pytest.mark.parametrize("height,width", [(3, 3), (5, 5), (7, 4), (4, 9)])
+def test_is_the_box_filter_average_pooling_inside_and_the_image_on_the_border(height, width):
+    torch.manual_seed(5)
+    image = torch.randn(height, width, dtype=DOUBLE)
+    before = image.clone()
+    out = box_filter(image)
+    assert out.shape == image.shape and torch.equal(image, before)
+    pooling = getattr(nn, BOX_POOLING["pooling"])(BOX_POOLING["kernel_size"], stride=BOX_POOLING["stride"])
+    assert close(out[1:-1, 1:-1], pooling(image[None, None])[0, 0])
+    assert close(out[1:-1, 1:-1], F.avg_pool2d(image[None, None], 3, stride=1)[0, 0])
+    border = torch.ones(height, width, dtype=torch.bool)
+    border[1:-1, 1:-1] = False
+    assert torch.equal(out[border], image[border])
+    assert box_filter(image.float()).dtype == torch.float32
+
+
+def tiny_net_inputs(generator, integers: bool):
+    """(x, k, b, w, a, y) in float64; small integers for x, k, b make ties and zero pre-activations common."""
+    if integers:
+        x, k, b = (torch.randint(lo, hi, shape, generator=generator).to(DOUBLE)
+                   for lo, hi, shape in ((-3, 4, (5,)), (-2, 3, (3,)), (-2, 3, ())))
+    else:
+        x, k, b = (torch.randn(shape, generator=generator, dtype=DOUBLE) for shape in ((5,), (3,), ()))
+    return (x, k, b) + tuple(torch.randn(shape, generator=generator, dtype=DOUBLE) for shape in ((2,), (), ()))
+
+
+def test_is_the_tiny_net_forward_pass_pytorchs():
+    generator = torch.Generator().manual_seed(6)
+    for _ in range(20):
+        x, k, b, w, a, _y = tiny_net_inputs(generator, integers=False)
+        forward = tiny_net_forward(x, k, b, w, a)
+        z = F.conv1d(x[None, None], k[None, None])[0, 0] + b
+        v = F.max_pool1d(F.relu(z)[None], 2, stride=1)[0]
+        assert close(forward.z, z) and close(forward.v, v) and close(forward.y_hat, w @ v + a)
+
+
+@pytest.mark.parametrize("integers", [False, True])
+def test_do_the_tiny_net_gradients_match_autograd_with_ties_and_negative_pre_activations(integers):
+    generator = torch.Generator().manual_seed(7)
+    seen = {"tie": 0, "negative routed": 0, "zero routed": 0}
+    for _ in range(300):
+        inputs = tiny_net_inputs(generator, integers)
+        ours, theirs = tiny_net_gradients(*inputs), tiny_net_autograd(*inputs)
+        assert set(ours) == set(theirs) == {"dy_hat", "a", "w", "z", "k", "b"}
+        assert all(close(ours[key], theirs[key]) and ours[key].dtype == DOUBLE for key in ours)
+        forward = tiny_net_forward(*inputs[:5])
+        seen["tie"] += any(float(forward.u[i]) == float(forward.u[i + 1]) > 0 for i in range(2))
+        seen["negative routed"] += any(float(forward.z[i]) < 0 for i in forward.first)
+        seen["zero routed"] += any(float(forward.z[i]) == 0 for i in forward.first)
+    if integers:  # the inputs did exercise both rules
+        assert all(count >= 10 for count in seen.values()), seen
+    else:
+        assert seen["negative routed"] >= 10, seen
+
+
+def test_do_the_tiny_net_gradients_follow_the_stated_rules_on_a_worked_example():
+    # z = (3, 3, -2): the first window holds two equal maxima, z_2 is negative.
+    inputs = [torch.tensor(v, dtype=DOUBLE) for v in ([1., 2, 2, 1, -4], [1., 0, 1], 0., [0.5, -1.5], 0.25, 1.)]
+    grads = tiny_net_gradients(*inputs)
+    expected = {"dy_hat": -3.75, "a": -3.75, "w": [-11.25, -11.25], "z": [-1.875, 5.625, 0.0],
+                "k": [9.375, 7.5, 1.875], "b": 3.75}
+    assert all(close(grads[key], torch.tensor(value, dtype=DOUBLE)) for key, value in expected.items())

@@ -4,6 +4,7 @@ pooling against PyTorch (the reference agreeing), and the pooling answers."""
 import torch
 import torch.nn.functional as F
 
+from course.grade.answers import names_module, shown
 from course.grade.checker import Case, Checker, once, part
 from course.grade.crosscheck import agreed
 from course.grade.handwritten import check_ops, require_handwritten
@@ -76,15 +77,16 @@ def grade_max_pool2d_backward(subject: Subject, checker: Checker) -> None:
 @part("hw2_cnn.pooling_answers", "Pooling modules and max pooling of C", 1,
       hint="C_MAXPOOL: slide a 2x2 window with stride 1 over C and keep each maximum.")
 def grade_pooling_answers(subject: Subject, checker: Checker) -> None:
-    """POOL_MODULES' three classes (a sixth each; any spelling that names the torch.nn class) and
-    C_MAXPOOL (a half) against F.max_pool2d of C."""
+    """POOL_MODULES' three classes (a sixth each): the class, an instance, or its name as
+    ``torch.nn.X``, ``nn.X`` or ``X``; and C_MAXPOOL (a half) against F.max_pool2d of C, numbers in any
+    form (a tensor or array of any dtype, nested lists), singleton dimensions aside."""
     given = once(lambda: subject.values("POOL_MODULES", "C_MAXPOOL"))
     for key, class_name in (("max", "MaxPool2d"), ("average", "AvgPool2d"), ("lp", "LPPool2d")):
         def run(case: Case, key=key, class_name=class_name):
             modules = given()["POOL_MODULES"]
             got = modules.get(key) if isinstance(modules, dict) else None
-            case.expect(isinstance(got, str) and got.startswith("torch.nn") and got.endswith("." + class_name),
-                        f"POOL_MODULES['{key}'] is {got!r}")
+            case.expect(names_module(got, class_name), f"POOL_MODULES['{key}'] is {shown(got)}: expected the torch.nn "
+                                                       "module class of that pooling (e.g. nn.Conv2d for a convolution)")
         checker.add(f"POOL_MODULES['{key}']", run, 1 / 6)
     expected = F.max_pool2d(reference_c()[None, None], 2, 1)[0, 0]
-    checker.add("C_MAXPOOL", lambda case: case.expect_tensor("C_MAXPOOL", given()["C_MAXPOOL"], expected, **FLOAT32), 0.5)
+    checker.add("C_MAXPOOL", lambda case: case.expect_values("C_MAXPOOL", given()["C_MAXPOOL"], expected, **FLOAT32), 0.5)
