@@ -82,6 +82,10 @@ def autograded_notebook(root: Path, student: str, notebook: str):
     return nbformat.read(os.path.join(root, "autograded", student, ASSIGNMENT, f"{notebook}.ipynb"), as_version=4)
 
 
+def submitted_notebook(root: Path, student: str, notebook: str):
+    return nbformat.read(os.path.join(root, "submitted", student, ASSIGNMENT, f"{notebook}.ipynb"), as_version=4)
+
+
 def cell_text(nb, grade_id: str) -> str:
     """Everything a graded cell printed (the feedback a student reads for that part)."""
     cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)

@@ -16,7 +16,7 @@ import torch
 from course.grade.weights import WEIGHTS_MIME
 from course.pipeline.record import read_records
 from course.tools.samples import Bug, Sample
-from support import autograded_cells, autograded_notebook, cell_text, grade, weights_encoder
+from support import autograded_cells, autograded_notebook, cell_text, grade, submitted_notebook, weights_encoder
 
 NOTEBOOK = "hw2_cnn"
 # Sections 1-4: 7.5 + 14 + 4 + 5 = 30.5, section 5: 9.5; + 5 points of written answers graded by a TA = 45.
@@ -49,7 +49,7 @@ TEST_CELL = {  # which test cell grades each part
     "hw2_cnn.convnet_contract": "test_convnet_contract", "hw2_cnn.tiny_net_gradients": "test_tiny_net_gradients",
 }
 WEIGHTS_CELL = "test_convnet_accuracy"
-COLAB_ONLY_CELLS = {"data", "train_loop", "plot_curves", "visualise", "submit_weights"}
+COLAB_ONLY_CELLS = {"data", "train_loop", "plot_curves", "visualise", "submit_weights", "before_you_submit"}
 
 
 def weights_output(nb):
@@ -145,6 +145,11 @@ def test_does_the_complete_trained_submission_get_every_autograded_point(graded,
     result = graded["cnn-complete"]
     assert result.outcome.ok and result.outcome.grader_errors == 0
     assert {g: result.score(NOTEBOOK, g) for g in cells} == cells
+
+
+def test_did_the_before_you_submit_cell_call_the_students_own_run_ready(graded, course_dir):
+    said = cell_text(submitted_notebook(course_dir, "cnn-complete", NOTEBOOK), "before_you_submit")
+    assert "The notebook is ready" in said and "weights stored: convnet" in said, said
 
 
 def test_does_the_untouched_release_get_no_point(graded, course_dir):

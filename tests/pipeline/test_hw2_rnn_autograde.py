@@ -10,7 +10,7 @@ import pytest
 
 from course.tools.samples import Bug, Sample
 from course.pipeline.record import read_records
-from support import autograded_cells, autograded_notebook, cell_text, grade
+from support import autograded_cells, autograded_notebook, cell_text, grade, submitted_notebook
 
 NOTEBOOK = "hw2_rnn"
 
@@ -48,6 +48,11 @@ def test_does_the_complete_submission_get_every_autograded_point(graded, course_
     result = graded["rnn-complete"]
     assert result.outcome.ok and result.outcome.grader_errors == 0
     assert {g: result.score(NOTEBOOK, g) for g in cells} == cells
+
+
+def test_did_the_before_you_submit_cell_call_the_students_own_run_ready(graded, course_dir):
+    said = cell_text(submitted_notebook(course_dir, "rnn-complete", NOTEBOOK), "before_you_submit")
+    assert "The notebook is ready" in said and "weights stored: echo_model, variable_echo_model" in said, said
 
 
 def test_does_the_untouched_release_get_no_point(graded, course_dir):

@@ -8,12 +8,11 @@ autograder will give fit ("What the autograder will check"): it must be what the
 
 import re
 
-import nbformat
 import pytest
 
 from course.pipeline.record import read_records
 from course.tools.samples import Bug, Sample
-from support import autograded_notebook, cell_text, grade
+from support import autograded_notebook, cell_text, grade, submitted_notebook
 
 NOTEBOOK = "seq_classification"
 # The autograded cells and their points: 2 + 5 regular (+ 8 written, graded by a TA = 15), and 3 of the
@@ -45,9 +44,7 @@ def graded(course_dir):
 
 def predicted_points(course_dir, student) -> float:
     """What the student's own run printed as the autograder's points for fit (the preview cell)."""
-    submitted = nbformat.read(str(course_dir / "submitted" / student / "hw2" / f"{NOTEBOOK}.ipynb"), as_version=4)
-    cell = next(c for c in submitted.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "fit_preview")
-    text = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+    text = cell_text(submitted_notebook(course_dir, student, NOTEBOOK), "fit_preview")
     return float(re.search(r"The autograder's points for this fit: ([0-9.]+) / 5", text).group(1))
 
 
@@ -68,6 +65,11 @@ def test_does_the_complete_submission_get_every_autograded_point(graded):
     result = graded["seq-complete"]
     assert result.outcome.ok and result.outcome.grader_errors == 0
     assert scores(result) == AUTOGRADED
+
+
+def test_did_the_before_you_submit_cell_call_the_students_own_run_ready(graded, course_dir):
+    said = cell_text(submitted_notebook(course_dir, "seq-complete", NOTEBOOK), "before_you_submit")
+    assert "The notebook is ready" in said and "NOT READY" not in said, said
 
 
 def test_does_the_untouched_release_get_no_point(graded):
