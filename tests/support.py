@@ -57,6 +57,28 @@ def autograded_cells(root: Path, notebook: str) -> dict[str, float]:
                 if cell.cell_type == "code" and cell.name not in answers}
 
 
+def manual_cells(root: Path, notebook: str) -> dict[str, float]:
+    """Grade id -> max points of the cells of ``notebook`` a TA grades (graded answer cells)."""
+    with Gradebook(course_config(str(root)).CourseDirectory.db_url) as gradebook:
+        found = gradebook.find_notebook(notebook, ASSIGNMENT)
+        answers = {cell.name for cell in found.solution_cells}
+        return {cell.name: cell.max_score for cell in found.grade_cells if cell.name in answers}
+
+
+def formgrader_page(root: Path, student: str, notebook: str) -> str:
+    """The page the formgrader shows a TA for a student's autograded notebook: nbgrader's own exporter
+    settings and template (``formgrade``), as its submission handler renders it."""
+    from nbconvert.exporters import HTMLExporter
+    from nbgrader.server_extensions.formgrader import handlers
+
+    exporter = HTMLExporter(template_name="formgrade", extra_template_basedirs=[handlers.template_path])
+    resources = {"assignment_id": ASSIGNMENT, "notebook_id": notebook, "submission_id": "s", "index": 0, "total": 1,
+                 "base_url": "", "student": student, "last_name": "", "first_name": "", "notebook_path": ""}
+    html, _ = exporter.from_filename(os.path.join(root, "autograded", student, ASSIGNMENT, f"{notebook}.ipynb"),
+                                     resources=resources)
+    return html
+
+
 def grade(root: Path, samples: list[Sample], workers: int = 2) -> dict[str, Graded]:
     """Submit ``samples``, autograde them with the course's parallel tool, and read the gradebook."""
     for sample in samples:

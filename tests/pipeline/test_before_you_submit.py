@@ -6,6 +6,8 @@ import ast
 import contextlib
 import importlib.util
 import io
+import sys
+import types
 
 import pytest
 import torch
@@ -122,3 +124,20 @@ def test_does_it_notice_weights_missing_stale_or_of_another_model(tmp_path, note
     namespace = student_namespace(tmp_path, notebook)
     del namespace["STORED_WEIGHTS"]
     assert "the trained weights are not stored" in verdict(notebook, namespace)
+
+
+@pytest.mark.parametrize("megabytes, said", [(3, "notebook file: 3.0 MB (limit 20 MB)"),
+                                             (45, "NOT READY: the notebook file takes 45.0 MB, over the upload limit")])
+def test_does_it_report_the_files_size_as_colab_would_download_it(tmp_path, monkeypatch, megabytes, said):
+    """In Colab the kernel asks the front end for the notebook (google.colab's get_ipynb request): here a
+    stand-in module answers it with a notebook of the given size."""
+    colab = types.ModuleType("google.colab")
+    colab._message = types.SimpleNamespace(
+        blocking_request=lambda request, timeout_sec: {"ipynb": {"cells": ["x" * (megabytes * 1_000_000 - 13)]}})
+    monkeypatch.setitem(sys.modules, "google", types.ModuleType("google"))
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    assert said in verdict("hw2_cnn", student_namespace(tmp_path, "hw2_cnn"))
+
+
+def test_does_it_say_outside_colab_that_the_size_is_unknown(tmp_path):
+    assert "the file's size is known in Colab only" in verdict("hw2_cnn", student_namespace(tmp_path, "hw2_cnn"))

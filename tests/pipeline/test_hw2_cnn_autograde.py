@@ -16,7 +16,10 @@ import torch
 from course.grade.weights import WEIGHTS_MIME
 from course.pipeline.record import read_records
 from course.tools.samples import Bug, Sample
-from support import autograded_cells, autograded_notebook, cell_text, grade, submitted_notebook, weights_encoder
+from course.pipeline.rubrics import HEADING, is_rubric
+from course.tools.nbgrader_cmd import nbgrader
+from support import (autograded_cells, autograded_notebook, cell_text, formgrader_page, grade, manual_cells,
+                     submitted_notebook, weights_encoder)
 
 NOTEBOOK = "hw2_cnn"
 # Sections 1-4: 7.5 + 14 + 4 + 5 = 30.5, section 5: 9.5; + 5 points of written answers graded by a TA = 45.
@@ -219,3 +222,24 @@ def test_does_the_feedback_say_what_was_checked_and_how_far_off(graded, course_d
     assert "[FAIL] output on x (2, 3, 7, 6), w (4, 3, 3, 3), bias" in text
     assert "largest error" in text and "tolerance" in text and "Hint:" in text
     assert "BEGIN HIDDEN TESTS" not in text
+
+
+def test_does_the_ta_see_a_rubric_below_every_hand_graded_cell(graded, course_dir):
+    manual = manual_cells(course_dir, NOTEBOOK)
+    assert sum(manual.values()) == 5
+    cells = autograded_notebook(course_dir, "cnn-complete", NOTEBOOK).cells
+    below = {grade_id: cells[i + 1] for i, c in enumerate(cells[:-1])
+             if (grade_id := c.metadata.get("nbgrader", {}).get("grade_id")) in manual}
+    assert set(below) == set(manual) and all(is_rubric(cell) for cell in below.values())
+    assert all("Full (1)" in below[g].source or "1 point" in below[g].source for g in manual), below
+    page = formgrader_page(course_dir, "cnn-complete", NOTEBOOK)
+    assert page.count(HEADING) == len(manual)
+    assert "vertical edges" in page and "As submitted from Colab" in page  # a model answer; the student's outputs
+
+
+def test_does_the_students_feedback_leave_the_rubrics_out(graded, course_dir):
+    nbgrader(["generate_feedback", "hw2", "--force", "--student=cnn-complete"], str(course_dir),
+             log_path=str(course_dir / "reports" / "feedback-cnn-complete.log"))
+    html = (course_dir / "feedback" / "cnn-complete" / "hw2" / f"{NOTEBOOK}.html").read_text()
+    assert HEADING not in html and "Compare with" not in html and "Model answer" not in html
+    assert "As submitted from Colab" in html and "[PASS]" in html
