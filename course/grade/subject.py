@@ -142,14 +142,17 @@ class KernelSubject(Subject):
     Args:
         runner: executes code in the kernel and reports timeouts and deaths.
         io_dir: a folder both this process and the kernel can read and write.
+        code_path: the compiled probe modules (:func:`~course.grade.transport.write_code`), readable by the
+            kernel, not writable.
         sources: the cells that have run in the kernel (trusted copies, from the notebook file).
         time_limit: seconds all the probes of this subject may take together (one part's limit).
         submission: what the notebook submitted besides code.
     """
 
-    def __init__(self, runner: KernelRunner, io_dir: str, sources: list[str], time_limit: float,
+    def __init__(self, runner: KernelRunner, io_dir: str, code_path: str, sources: list[str], time_limit: float,
                  submission: Submission | None = None):
-        self.runner, self.io_dir, self.sources, self.time_limit = runner, io_dir, sources, time_limit
+        self.runner, self.io_dir, self.code_path = runner, io_dir, code_path
+        self.sources, self.time_limit = sources, time_limit
         self.submission = submission or Submission()
         self.deadline = time.monotonic() + time_limit
         self.calls = 0
@@ -161,7 +164,7 @@ class KernelSubject(Subject):
         self.calls += 1
         path = os.path.join(self.io_dir, f"probe-{self.calls:04d}")
         codec.save(path + ".in", inputs)
-        status = self.runner.run_probe_code(transport.kernel_program(probe_name, path), remaining)
+        status = self.runner.run_probe_code(transport.kernel_program(probe_name, path, self.code_path), remaining)
         if status is Status.TIMEOUT:
             raise Aborted(status, f"stopped at the part's time limit of {self.time_limit:.0f} s")
         if status is not Status.GRADED:

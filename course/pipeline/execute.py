@@ -42,6 +42,7 @@ from course.data import grading as grading_data
 from course.grade.checker import find_part, grade_part
 from course.grade.limits import part_limit
 from course.grade.result import NEEDS_INSTRUCTOR, PartResult, Status
+from course.grade import transport
 from course.grade.subject import KernelSubject, Submission
 from course.grade.weights import WeightsError, decode_weights
 from course.pipeline import points
@@ -166,11 +167,12 @@ class GuardedExecute(Execute):
                                "Grade on Linux 5.13 or newer, or set GuardedExecute.require_sandbox = False "
                                "to grade without the sandbox.")
         data_env = grading_data.prepare(self.data_root)
+        self.probe_code = transport.write_code(self.workspace.shipped)
         db_url = self.resources.get("nbgrader", {}).get("db_url", "")
         deny = denied_paths(os.getcwd(), os.path.dirname(course.__file__), db_url)
         self.km = SandboxKernelManager(
             kernel_name=self.nb.metadata.get("kernelspec", {}).get("name", "python3"), config=self.config,
-            workdir=self.workspace.work, read_dirs=list(data_env.values()), deny_paths=deny,
+            workdir=self.workspace.work, read_dirs=[*data_env.values(), self.workspace.shipped], deny_paths=deny,
             memory_mb=self.memory_limit_mb, unconfined=not available)
         self.km.connection_file = os.path.join(self.workspace.work, "kernel-connection.json")
         self.owns_km = True
@@ -317,7 +319,7 @@ class GuardedExecute(Execute):
             limit = part_limit(pid, find_part(pid).kind)
         except KeyError:  # an unknown part: grade_part reports it as a grader error
             limit = self.probe_timeout
-        subject = KernelSubject(self, self.workspace.io, sources, min(self.probe_timeout, self.budget.limit(limit)),
+        subject = KernelSubject(self, self.workspace.io, self.probe_code, sources, min(self.probe_timeout, self.budget.limit(limit)),
                                 self.submission)
         return grade_part(pid, subject)
 

@@ -1,5 +1,5 @@
 """What a graded cell says about itself: the hidden-test region of a test cell and the part ids its
-``check(...)`` calls name.
+``check(...)`` calls name; the solution and rubric regions of a source cell.
 
 A test cell of the source notebook reads::
 
@@ -17,6 +17,9 @@ import ast
 from nbgrader import utils
 
 BEGIN_HIDDEN, END_HIDDEN = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
+BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
+# A rubric for the TA sits inside a manually graded cell's solution region (course.pipeline.rubrics).
+BEGIN_RUBRIC, END_RUBRIC = "### BEGIN RUBRIC", "### END RUBRIC"
 # A cell whose release version starts with this line is run in Colab only: grading mode skips it (its
 # submitted outputs are shown to the TA instead). Only the gradebook's copy of the cell counts.
 COLAB_ONLY = "# Colab only"
@@ -34,6 +37,19 @@ def region(source: str, begin: str, end: str) -> str:
         elif inside:
             lines.append(line)
     return "\n".join(lines)
+
+
+def without_rubric(lines: list[str]) -> list[str]:
+    """``lines`` without a rubric region (its marker lines included)."""
+    kept, inside = [], False
+    for line in lines:
+        if BEGIN_RUBRIC in line:
+            inside = True
+        elif END_RUBRIC in line:
+            inside = False
+        elif not inside:
+            kept.append(line)
+    return kept
 
 
 def hidden_region(source: str) -> str:

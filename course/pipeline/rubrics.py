@@ -17,11 +17,9 @@ import nbformat
 from nbgrader import utils
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-from course.pipeline.markers import grade_id, region
+from course.pipeline.markers import BEGIN_RUBRIC, BEGIN_SOLUTION, END_RUBRIC, END_SOLUTION, grade_id, region, without_rubric
 from course.pipeline.submitted import COURSE_METADATA
 
-BEGIN_RUBRIC, END_RUBRIC = "### BEGIN RUBRIC", "### END RUBRIC"
-BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 COMPARE_WITH = "Compare with:"
 REFERENCE_FOLDER = os.path.join("reports", "reference")  # the reference run: <root>/reports/reference/<notebook>.ipynb
 HEADING = "Rubric for graders (not shown to students)"
@@ -37,15 +35,7 @@ def rubric_of(source: str) -> str:
 
 def model_answer(source: str) -> str:
     """The solution region of a source cell without its rubric."""
-    kept, inside = [], False
-    for line in region(source, BEGIN_SOLUTION, END_SOLUTION).splitlines():
-        if BEGIN_RUBRIC in line:
-            inside = True
-        elif END_RUBRIC in line:
-            inside = False
-        elif not inside:
-            kept.append(line)
-    return "\n".join(kept).strip()
+    return "\n".join(without_rubric(region(source, BEGIN_SOLUTION, END_SOLUTION).splitlines())).strip()
 
 
 def compared_cells(rubric: str) -> list[str]:

@@ -35,8 +35,6 @@ def _repair(data: dict) -> dict:
     data.setdefault("nbformat_minor", 0)
     for cell in data.get("cells", []):
         cell.setdefault("metadata", {})
-        if isinstance(cell.get("source"), list):
-            cell["source"] = "".join(cell["source"])
         if cell.get("cell_type") == "code":
             cell.setdefault("outputs", [])
             cell.setdefault("execution_count", None)
@@ -59,9 +57,10 @@ def read_submission(path: str):
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
         raise ValueError("the file is JSON but not a notebook (it has no list of cells)")
     try:
-        nb = nbformat.from_dict(_repair(data))
+        # read as nbformat.read reads (sources and outputs' text joined from lines), once repaired
+        nb = nbformat.reads(json.dumps(_repair(data)), as_version=4)
         nbformat.validate(nb)
-        return nbformat.convert(nb, 4)
+        return nb
     except Exception as error:  # nbformat raises several kinds; any of them means "not a valid notebook"
         raise ValueError(f"the file is not a valid notebook ({str(error).splitlines()[0][:200]})") from None
 

@@ -1,7 +1,8 @@
 """The folders and the environment of one graded notebook's kernel, and what the kernel may not see.
 
 Each notebook is graded in a fresh workspace: a private working folder (the kernel's only writable
-place, with its own home, temporary and configuration folders) and a folder for the probe files.
+place, with its own home, temporary and configuration folders, and the folder of the probe files) and,
+beside it, a folder of what the grading process ships to the kernel read-only (the compiled probes).
 The deny policy names the paths carved out of everything the kernel may read: the course folder,
 the hidden package, the repository it is installed from and the folder of an SQLite gradebook.
 """
@@ -15,7 +16,8 @@ from course.same_numbers import SAME_NUMBERS_ENV
 
 
 class Workspace:
-    """The folders of one graded notebook: the kernel's working directory and the probe files."""
+    """The folders of one graded notebook: the kernel's working directory, the probe files and what is
+    shipped to the kernel read-only."""
 
     def __init__(self):
         self.root = tempfile.mkdtemp(prefix="course-grading-")
@@ -23,6 +25,8 @@ class Workspace:
         for sub in ("io", "tmp", "home", "ipython", "matplotlib"):
             os.makedirs(os.path.join(self.work, "." + sub if sub != "io" else ".probes"), exist_ok=True)
         self.io = os.path.join(self.work, ".probes")
+        self.shipped = os.path.join(self.root, "shipped")  # the kernel reads it, never writes it
+        os.makedirs(self.shipped)
 
     def environment(self, threads: int, extra: dict) -> dict:
         """The kernel's environment: this process's, with the workspace's folders, ``threads``

@@ -5,8 +5,7 @@ import os
 import nbformat
 
 from course.assignment import ASSIGNMENT
-
-BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
+from course.pipeline.markers import BEGIN_SOLUTION, END_SOLUTION, without_rubric
 EXTRA_CREDIT_PREFIX = "ec_"  # graded cells whose grade id starts so are extra credit: beyond the maximum
 
 
@@ -33,8 +32,8 @@ def write(nb, path: str) -> str:
 
 
 def without_markers(source: str) -> str:
-    """A solution cell's source as a student would have written it: the markers removed."""
-    return "\n".join(line for line in source.splitlines()
+    """A solution cell's source as a student would have written it: the markers and the TA's rubric removed."""
+    return "\n".join(line for line in without_rubric(source.splitlines())
                      if BEGIN_SOLUTION not in line and END_SOLUTION not in line)
 
 

@@ -167,13 +167,20 @@ def test_does_a_trained_notebook_round_tripped_through_colab_keep_the_full_score
     assert {g: graded["cnn-colab"].score(NOTEBOOK, g) for g in cells} == cells
 
 
+# A change of the ConvNet class after training also changes what the stored weights compute: the weights
+# part may lose points with it (the student's own model is evaluated as the file defines it).
+DEPENDENT_CELLS = {"hw2_cnn.convnet_contract": {WEIGHTS_CELL}}
+
+
 @pytest.mark.parametrize("student", sorted(BUGS))
 def test_does_a_bug_cost_points_in_its_own_part_only(graded, course_dir, student):
     broken = TEST_CELL[BUGS[student].part]
+    dependent = DEPENDENT_CELLS.get(BUGS[student].part, set())
     result = graded[student]
     cells = autograded_cells(course_dir, NOTEBOOK)
     assert result.score(NOTEBOOK, broken) < cells[broken], f"{BUGS[student].why} went unnoticed"
-    assert {g: result.score(NOTEBOOK, g) for g in cells if g != broken} == {g: m for g, m in cells.items() if g != broken}
+    unaffected = {g: m for g, m in cells.items() if g != broken and g not in dependent}
+    assert {g: result.score(NOTEBOOK, g) for g in unaffected} == unaffected
 
 
 @pytest.mark.parametrize("student", sorted(WEIGHTS_PROBLEMS))

@@ -4,7 +4,8 @@ rubric never reaches the release a student downloads."""
 import pytest
 
 from course.assignment import ASSIGNMENT, NOTEBOOKS
-from course.pipeline.rubrics import BEGIN_RUBRIC, compared_cells, model_answer, rubric_of
+from course.pipeline.markers import BEGIN_RUBRIC
+from course.pipeline.rubrics import compared_cells, model_answer, rubric_of
 from course.tools.notebooks import grade_id, read
 from support import REPO
 
