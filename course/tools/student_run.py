@@ -11,6 +11,7 @@ import hashlib
 import os
 
 import nbformat
+from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 
 import course
@@ -26,7 +27,7 @@ def run_as_student(nb, data_root: str, course_root: str, threads: int = 1):
     """``nb`` executed top to bottom (a copy, with every output) as in Colab, on the data in ``data_root``.
     A cell that fails keeps its error and the run goes on, as a student runs the cells after it."""
     data_env = grading_data.prepare(data_root)
-    workspace = Workspace()
+    workspace, km = Workspace(), None
     try:
         confined = landlock.abi_version() > 0
         km = SandboxKernelManager(kernel_name="python3", workdir=workspace.work, read_dirs=list(data_env.values()),
@@ -41,6 +42,8 @@ def run_as_student(nb, data_root: str, course_root: str, threads: int = 1):
         client.execute(cwd=workspace.work, env=env)
         return executed
     finally:
+        if km is not None and km.has_kernel:  # the client does not stop a kernel it was handed
+            run_sync(km.shutdown_kernel)(now=True)
         workspace.remove()
 
 
