@@ -36,8 +36,8 @@ from course.pipeline.markers import grade_id, is_test_cell, part_ids
 from course.pipeline.record import CellRecord, FailedCheck, GradingRecord, PartRecord
 from course.pipeline.sanitize import UNREADABLE_MARKER
 from course.pipeline.workspace import Workspace, denied_paths
-from course.sandbox import landlock
-from course.sandbox.manager import SandboxKernelManager
+from course.sandbox.bubblewrap import KERNEL_UID
+from course.sandbox.manager import SandboxKernelManager, sandbox_layers
 
 PING_TIMEOUT = 20.0  # seconds a healthy idle kernel takes, at most, to answer
 COURSE_RESOURCES = "course"  # resources[...] key under which this step reports to later steps
@@ -58,7 +58,11 @@ class GuardedExecute(Execute):
     kernel_threads = Integer(1, help="Torch/OpenMP threads of a grading kernel (one per parallel grader).").tag(config=True)
     data_root = Unicode("data/grading", help="Folder of the data the notebooks read while graded.").tag(config=True)
     record_dir = Unicode("reports/grading", help="Where the per-notebook grading records go.").tag(config=True)
-    require_sandbox = Bool(True, help="Refuse to grade when the OS cannot confine the kernel (no Landlock).").tag(config=True)
+    require_sandbox = Bool(True, help="Refuse to grade when the OS cannot confine the kernel (no Landlock, "
+                                      "no bubblewrap or no user namespaces).").tag(config=True)
+    kernel_uid = Integer(KERNEL_UID, help="uid (and gid) of grading kernels when grading runs as root; no account "
+                                          "or file of the machine may use it.").tag(config=True)
+    max_kernel_processes = Integer(256, help="Processes and threads a grading kernel may run at once.").tag(config=True)
 
     # ------------------------------------------------------------------ the step
 
@@ -100,19 +104,24 @@ class GuardedExecute(Execute):
     # ------------------------------------------------------------------ the kernel
 
     def _start_kernel(self):
-        available = landlock.abi_version() > 0
-        if not available and self.require_sandbox:
-            raise RuntimeError("This operating system offers no Landlock, so student code cannot be confined. "
-                               "Grade on Linux 5.13 or newer, or set GuardedExecute.require_sandbox = False "
-                               "to grade without the sandbox.")
+        uid_as_root = self.kernel_uid if os.geteuid() == 0 else None
+        layers = sandbox_layers(uid_as_root)
+        if layers.missing and self.require_sandbox:
+            raise RuntimeError("Student code cannot be confined on this machine: " + "; ".join(layers.missing)
+                               + ". Fix that, or set GuardedExecute.require_sandbox = False to grade without "
+                                 "the missing layers.")
+        for missing in layers.missing:
+            self.log.warning("Grading without part of the sandbox: %s", missing)
+        uid = uid_as_root if layers.namespaces else None  # without bwrap the kernel keeps this process's uid
+        self.workspace.hand_over(uid)
         data_env = grading_data.prepare(self.data_root)
         db_url = self.resources.get("nbgrader", {}).get("db_url", "")
         deny = denied_paths(os.getcwd(), os.path.dirname(course.__file__), db_url)
         self.km = SandboxKernelManager(
             kernel_name=self.nb.metadata.get("kernelspec", {}).get("name", "python3"), config=self.config,
-            workdir=self.workspace.work, read_dirs=list(data_env.values()), deny_paths=deny,
-            memory_mb=self.memory_limit_mb, unconfined=not available)
-        self.km.connection_file = os.path.join(self.workspace.work, "kernel-connection.json")
+            workdir=self.workspace.work, write_dirs=[self.workspace.io], read_dirs=list(data_env.values()),
+            deny_paths=deny, memory_mb=self.memory_limit_mb, max_processes=self.max_kernel_processes, uid=uid,
+            isolated=layers.namespaces, unconfined=not layers.landlock)
         self.owns_km = True
         self.start_new_kernel(cwd=self.workspace.work, env=self.workspace.environment(self.kernel_threads, data_env))
         self.start_new_kernel_client()
