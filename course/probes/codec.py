@@ -9,6 +9,7 @@ Decoding builds only the registered record types, with exactly their declared fi
 written by student code cannot make the grader construct anything else.
 """
 
+import contextlib
 import dataclasses
 import errno
 import json
@@ -120,8 +121,11 @@ def decode(tree, arrays):
 
 def _open(path: str, write: bool):
     """``path`` opened as a binary file without following a link: the probe folder belongs to the student's
-    kernel, which may have put a link (or a pipe) where a file is expected. Writing makes a new file;
-    reading takes a regular file only."""
+    kernel, which may have put a link (or a pipe) where a file is expected. Writing replaces whatever is
+    there with a new file (removing a name never follows a link); reading takes a regular file only."""
+    if write:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
     flags = (os.O_WRONLY | os.O_CREAT | os.O_EXCL) if write else (os.O_RDONLY | os.O_NONBLOCK)
     fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC)
     if not stat.S_ISREG(os.fstat(fd).st_mode):
@@ -133,7 +137,7 @@ def _open(path: str, write: bool):
 
 
 def save(path, value):
-    """Write ``value`` as ``path.json`` and ``path.npz`` (new files)."""
+    """Write ``value`` as ``path.json`` and ``path.npz``."""
     arrays = []
     tree = encode(value, arrays)
     with _open(path + ".npz", write=True) as f:

@@ -49,31 +49,31 @@ NAMESPACES = ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts"
 OWN_USER_NAMESPACE = ["--unshare-user", "--disable-userns", "--die-with-parent"]
 SETUID_ONLY = ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]  # for setpriv alone
 SHM_BYTES = 512 << 20  # /dev/shm: DataLoader workers hand batches over through it
+SHM_MODE = "1777"  # as /dev/shm everywhere: every process writes there, none removes another's files
+# Jupyter's grading process pid, by which ipykernel watches its parent: inside the PID namespace the kernel's
+# parent may be the namespace's init (pid 1), which ipykernel takes for a dead parent. --die-with-parent watches.
+PARENT_PID_VARIABLE = "JPY_PARENT_PID"
 FOLDER_MODE = "0755"  # folders bwrap makes on the way to a mount (it would make them 0700: unreachable for uid)
 WORKDIR_MODE = 0o755  # the working folder: bwrap, root without capabilities by then, must enter it to start there
-
-
-def _is_within(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip("/") + "/")
 
 
 def _filesystem(rules: landlock.Rules) -> list[str]:
     """bwrap options building the kernel's filesystem from its Landlock ``rules`` (path -> rights): each path
     mounted at its own place, read-write where the rules let it write; the launcher's package at LAUNCHER_ROOT."""
     own = {path: "--bind" if rights & landlock.WRITE_FILE else "--ro-bind" for path, rights in rules.paths.items()
-           if not (_is_within(path, "/proc") or _is_within(path, "/dev"))}
+           if not (kernel.is_within(path, "/proc") or kernel.is_within(path, "/dev"))}
     mounts = [(option, path, path) for path, option in sorted(own.items())  # a path inside a mount of its kind is there
-              if not any(_is_within(path, other) and other != path and own[other] == option for other in own)]
+              if not any(kernel.is_within(path, other) and other != path and own[other] == option for other in own)]
     mounts += [("--ro-bind", os.path.join(LAUNCHER_PACKAGE, "__init__.py"), f"{LAUNCHER_ROOT}/course/__init__.py"),
                ("--ro-bind", os.path.join(LAUNCHER_PACKAGE, "sandbox"), f"{LAUNCHER_ROOT}/course/sandbox")]
     targets = [target for _, _, target in mounts]
     folders = sorted({parent for target in targets for parent in _parents(target)
-                      if not any(_is_within(parent, t) for t in targets)})
+                      if not any(kernel.is_within(parent, t) for t in targets)})
     options = [arg for folder in folders for arg in ("--perms", FOLDER_MODE, "--dir", folder)]
     options += [arg for path in kernel.SYSTEM_READ if os.path.islink(path)
                 for arg in ("--symlink", os.readlink(path), path)]
     options += [arg for mount in mounts for arg in mount]
-    return options + ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm"]
+    return options + ["--proc", "/proc", "--dev", "/dev", "--perms", SHM_MODE, "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm"]
 
 
 def _parents(path: str) -> list[str]:
@@ -98,7 +98,7 @@ def command(rules: landlock.Rules, workdir: str, uid: int | None, inner: list[st
     mode must be :data:`WORKDIR_MODE`), as ``uid`` (None: this process's uid)."""
     options, prefix = _identity(uid)
     return [BWRAP, *NAMESPACES, *options, *_filesystem(rules), "--chdir", workdir,
-            "--setenv", "PYTHONPATH", LAUNCHER_ROOT, "--", *prefix, *inner]
+            "--setenv", "PYTHONPATH", LAUNCHER_ROOT, "--unsetenv", PARENT_PID_VARIABLE, "--", *prefix, *inner]
 
 
 @functools.cache

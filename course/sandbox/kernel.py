@@ -35,7 +35,8 @@ DEVICES = ["/dev/null", "/dev/zero", "/dev/random", "/dev/urandom", "/dev/shm"]
 MAX_FILE_BYTES = 1 << 30  # a student's code writes no file larger than 1 GiB
 
 
-def _is_within(path: str, root: str) -> bool:
+def is_within(path: str, root: str) -> bool:
+    """Whether ``path`` is ``root`` or below it."""
     return path == root or path.startswith(root.rstrip("/") + "/")
 
 
@@ -49,7 +50,7 @@ def carve(granted: dict[str, int], denied: list[str]) -> dict[str, int]:
     carved: dict[str, int] = {}
 
     def visit(path: str, rights: int) -> None:
-        inside = [d for d in denied if _is_within(d, path)]
+        inside = [d for d in denied if is_within(d, path)]
         if not inside:
             carved[path] = carved.get(path, 0) | rights
         elif path not in denied and os.path.isdir(path):
