@@ -50,9 +50,10 @@ OWN_USER_NAMESPACE = ["--unshare-user", "--disable-userns", "--die-with-parent"]
 SETUID_ONLY = ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]  # for setpriv alone
 SHM_BYTES = 512 << 20  # /dev/shm: DataLoader workers hand batches over through it
 SHM_MODE = "1777"  # as /dev/shm everywhere: every process writes there, none removes another's files
-# Jupyter's grading process pid, by which ipykernel watches its parent: inside the PID namespace the kernel's
-# parent may be the namespace's init (pid 1), which ipykernel takes for a dead parent. --die-with-parent watches.
-PARENT_PID_VARIABLE = "JPY_PARENT_PID"
+# ipykernel watches its parent by the pid in JPY_PARENT_PID, the grading process's, which means nothing inside
+# the PID namespace (there the kernel's parent may be the namespace's init, which it would take for a dead
+# parent). Pid 1, that init, turns the watch off (ipykernel never polls pid 1); --die-with-parent watches instead.
+PARENT_PID = ["--setenv", "JPY_PARENT_PID", "1"]
 FOLDER_MODE = "0755"  # folders bwrap makes on the way to a mount (it would make them 0700: unreachable for uid)
 WORKDIR_MODE = 0o755  # the working folder: bwrap, root without capabilities by then, must enter it to start there
 
@@ -98,7 +99,7 @@ def command(rules: landlock.Rules, workdir: str, uid: int | None, inner: list[st
     mode must be :data:`WORKDIR_MODE`), as ``uid`` (None: this process's uid)."""
     options, prefix = _identity(uid)
     return [BWRAP, *NAMESPACES, *options, *_filesystem(rules), "--chdir", workdir,
-            "--setenv", "PYTHONPATH", LAUNCHER_ROOT, "--unsetenv", PARENT_PID_VARIABLE, "--", *prefix, *inner]
+            "--setenv", "PYTHONPATH", LAUNCHER_ROOT, *PARENT_PID, "--", *prefix, *inner]
 
 
 @functools.cache
