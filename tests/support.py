@@ -130,5 +130,6 @@ def postgres_server(password: str):
         yield PostgresServer(f"postgresql://grader:{password}@127.0.0.1:{port}/postgres", port, sockets)
     finally:
         if os.path.exists(os.path.join(data, "postmaster.pid")):
-            subprocess.run([f"{POSTGRES_BIN}/pg_ctl", "-D", data, "-m", "immediate", "stop"], **{**as_postgres, "check": False})
+            subprocess.run([f"{POSTGRES_BIN}/pg_ctl", "-D", data, "-m", "immediate", "stop"],
+                           **{**as_postgres, "check": False})
         shutil.rmtree(folder, ignore_errors=True)

@@ -20,7 +20,7 @@ from course.dburl import sqlite_path
 from course.same_numbers import SAME_NUMBERS_ENV
 from course.sandbox.bubblewrap import WORKDIR_MODE
 
-PASSED_ON = ("NBGRADER_EXECUTION",)  # the grading process's variables a kernel gets: nbgrader's mode (notebooks read it)
+PASSED_ON = ("NBGRADER_EXECUTION",)  # the grader's variables a kernel gets: nbgrader's mode (the notebooks read it)
 KERNEL_FOLDERS = (".home", ".tmp", ".ipython", ".matplotlib")
 
 

@@ -74,7 +74,8 @@ def _filesystem(rules: landlock.Rules) -> list[str]:
     options += [arg for path in kernel.SYSTEM_READ if os.path.islink(path)
                 for arg in ("--symlink", os.readlink(path), path)]
     options += [arg for mount in mounts for arg in mount]
-    return options + ["--proc", "/proc", "--dev", "/dev", "--perms", SHM_MODE, "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm"]
+    return options + ["--proc", "/proc", "--dev", "/dev",
+                      "--perms", SHM_MODE, "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm"]
 
 
 def _parents(path: str) -> list[str]:

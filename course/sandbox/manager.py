@@ -2,7 +2,8 @@
 
 The layers, outside in: the namespaces and the unprivileged identity of :mod:`course.sandbox.bubblewrap`,
 then the limits and Landlock of :mod:`course.sandbox.kernel`, and the environment, an allow-list built by
-the caller (:meth:`course.pipeline.workspace.Workspace.environment`) that bwrap passes on unchanged.
+the caller (:meth:`course.pipeline.workspace.Workspace.environment`), to which bwrap adds only the launcher's
+``PYTHONPATH`` (dropped by the launcher) and ``JPY_PARENT_PID=1``.
 """
 
 import os

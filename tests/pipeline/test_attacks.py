@@ -43,7 +43,7 @@ WRONG_CONV = Bug(NOTEBOOK, "conv2d_forward", "    if b is not None:\n        out
 CONV_TESTS = {"test_conv2d_forward"}
 SECRET = f"planted-secret-{uuid.uuid4().hex}"  # the gradebook's password: in the grader's environment and a file
 DAEMON_MARKER = f"course-attack-daemon-{uuid.uuid4().hex}"  # in the command line of the daemon an attack starts
-MAX_PROCESSES = 64  # per kernel, threads included, in this batch: room for ipykernel's and torch's, and a cheap fork bomb
+MAX_PROCESSES = 64  # per kernel, threads included, in this batch: room for ipykernel's and torch's; a cheap fork bomb
 
 
 @dataclass
@@ -444,7 +444,8 @@ def attacked(tmp_path_factory):
         students = sorted(ATTACKS) + ["honest", "honest-again"]
         os.environ["COURSE_DB_URL"] = server.url  # the grading processes hold the server's password
         try:
-            outcomes = {o.student: o for o in autograde(str(root), students, url, workers=2, force=True, progress=False)}
+            outcomes = {o.student: o
+                        for o in autograde(str(root), students, url, workers=2, force=True, progress=False)}
         finally:
             del os.environ["COURSE_DB_URL"]
     return root, outcomes, scores_of(root)

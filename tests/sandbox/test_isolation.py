@@ -124,10 +124,12 @@ def test_is_the_network_closed(kernel, tmp_path):
         tcp.listen()
         unix.bind(unix_path)
         unix.listen()
-        addresses = f'[("tcp", socket.AF_INET, ("127.0.0.1", {tcp.getsockname()[1]})), ("unix", socket.AF_UNIX, {unix_path!r})]'
+        addresses = (f'[("tcp", socket.AF_INET, ("127.0.0.1", {tcp.getsockname()[1]})), '
+                     f'("unix", socket.AF_UNIX, {unix_path!r})]')
         tried = printed_value(kernel.run(CONNECT.format(addresses=addresses)), "CONNECTED")
     assert set(tried) == {"tcp", "unix"} and "DONE" not in tried.values(), tried
-    assert kernel_answer(kernel, "import json, socket\nprint(json.dumps([n for _, n in socket.if_nameindex()]))") == ["lo"]
+    interfaces = kernel_answer(kernel, "import json, socket\nprint(json.dumps([n for _, n in socket.if_nameindex()]))")
+    assert interfaces == ["lo"]
 
 
 def test_does_the_kernel_see_only_what_it_may_read(kernel):
