@@ -1,6 +1,11 @@
 """Helpers for the end-to-end tests: build a course folder, submit samples, grade them, read scores."""
 
 import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,8 +21,7 @@ from course.tools.cli import course_config
 from course.tools import course_folder
 from course.assignment import ASSIGNMENT
 from course.tools.samples import Sample
-
-REPO = Path(__file__).resolve().parents[1]
+from sandboxed import REPO  # noqa: F401  (the tests' repository, for the tests that import it from here)
 
 
 SHARED_DATA = "COURSE_TEST_DATA"  # environment variable: the grading data every test course shares (conftest)
@@ -128,3 +132,52 @@ def submission(notebook: str, data_root: str, dtype=torch.float16, **models) -> 
     notebook's own code, decoded by the grader's."""
     payload = weights_encoder(notebook)["encode_weights"](models, dtype)
     return Submission(decode_weights(payload), "", data_root)
+
+POSTGRES_BIN = "/usr/lib/postgresql/15/bin"  # Debian's postgresql-15 (system-packages.txt)
+
+
+@dataclass
+class PostgresServer:
+    """A running PostgreSQL server of the tests: its gradebook URL (password included) and where it listens."""
+
+    url: str
+    port: int
+    socket_dirs: list[str]
+
+    def accepts_connections(self) -> None:
+        """Connect to each of its addresses, TCP and unix sockets (raises OSError where one is closed)."""
+        socket.create_connection(("127.0.0.1", self.port), timeout=10).close()
+        for folder in self.socket_dirs:
+            with socket.socket(socket.AF_UNIX) as client:
+                client.connect(os.path.join(folder, f".s.PGSQL.{self.port}"))
+
+
+@contextmanager
+def postgres_server(password: str):
+    """A real PostgreSQL server, as the ``postgres`` user, listening on 127.0.0.1 and on unix sockets in a
+    folder of its own and in /var/run/postgresql (the default); superuser ``grader`` with ``password``.
+    Stopped, and its folder removed, when the block ends, also on failure."""
+    folder = tempfile.mkdtemp(prefix="course-test-postgres-")
+    shutil.chown(folder, "postgres", "postgres")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    sockets = [folder] + ["/var/run/postgresql"] * os.path.isdir("/var/run/postgresql")
+    data = os.path.join(folder, "data")
+    as_postgres = {"user": "postgres", "group": "postgres", "extra_groups": [], "cwd": folder,
+                   "check": True, "capture_output": True}
+    try:
+        with open(os.path.join(folder, "password"), "w") as f:
+            f.write(password)
+        shutil.chown(os.path.join(folder, "password"), "postgres", "postgres")
+        subprocess.run([f"{POSTGRES_BIN}/initdb", "-D", data, "-U", "grader", "--auth=scram-sha-256",
+                        f"--pwfile={folder}/password"], **as_postgres)
+        subprocess.run([f"{POSTGRES_BIN}/pg_ctl", "-D", data, "-w", "-l", f"{folder}/log", "start", "-o",
+                        f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='{','.join(sockets)}'"],
+                       **as_postgres)
+        yield PostgresServer(f"postgresql://grader:{password}@127.0.0.1:{port}/postgres", port, sockets)
+    finally:
+        if os.path.exists(os.path.join(data, "postmaster.pid")):
+            subprocess.run([f"{POSTGRES_BIN}/pg_ctl", "-D", data, "-m", "immediate", "stop"],
+                           **{**as_postgres, "check": False})
+        shutil.rmtree(folder, ignore_errors=True)

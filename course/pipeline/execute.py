@@ -51,9 +51,8 @@ from course.pipeline.markers import grade_id, is_test_cell, part_ids
 from course.pipeline.record import CellRecord, FailedCheck, GradingRecord, PartRecord, RunRecord
 from course.pipeline.sanitize import UNREADABLE_MARKER
 from course.pipeline.submitted import COURSE_METADATA, NOT_RUN_NOTE, labelled, note
-from course.pipeline.workspace import Workspace, denied_paths
-from course.sandbox import landlock
-from course.sandbox.manager import SandboxKernelManager
+from course.pipeline.workspace import Workspace, confined_kernel, denied_paths
+from course.sandbox.bubblewrap import KERNEL_UID
 
 PING_TIMEOUT = 20.0  # seconds a healthy idle kernel takes, at most, to answer
 COURSE_RESOURCES = "course"  # resources[...] key under which this step reports to later steps
@@ -94,7 +93,11 @@ class GuardedExecute(Execute):
     kernel_threads = Integer(1, help="Torch/OpenMP threads of a grading kernel (one per parallel grader).").tag(config=True)
     data_root = Unicode("data/grading", help="Folder of the grading data (CIFAR-10, or its generated stand-in).").tag(config=True)
     record_dir = Unicode("reports/grading", help="Where the per-notebook grading records go.").tag(config=True)
-    require_sandbox = Bool(True, help="Refuse to grade when the OS cannot confine the kernel (no Landlock).").tag(config=True)
+    require_sandbox = Bool(True, help="Refuse to grade when the OS cannot confine the kernel (no Landlock, "
+                                      "no bubblewrap or no user namespaces).").tag(config=True)
+    kernel_uid = Integer(KERNEL_UID, help="uid (and gid) of grading kernels when grading runs as root; no account "
+                                          "or file of the machine may use it.").tag(config=True)
+    max_kernel_processes = Integer(256, help="Processes and threads a grading kernel may run at once.").tag(config=True)
 
     # ------------------------------------------------------------------ the step
 
@@ -161,20 +164,14 @@ class GuardedExecute(Execute):
     # ------------------------------------------------------------------ the kernel
 
     def _start_kernel(self):
-        available = landlock.abi_version() > 0
-        if not available and self.require_sandbox:
-            raise RuntimeError("This operating system offers no Landlock, so student code cannot be confined. "
-                               "Grade on Linux 5.13 or newer, or set GuardedExecute.require_sandbox = False "
-                               "to grade without the sandbox.")
         data_env = grading_data.prepare(self.data_root)
         self.probe_code = transport.write_code(self.workspace.shipped)
         db_url = self.resources.get("nbgrader", {}).get("db_url", "")
-        deny = denied_paths(os.getcwd(), os.path.dirname(course.__file__), db_url)
-        self.km = SandboxKernelManager(
-            kernel_name=self.nb.metadata.get("kernelspec", {}).get("name", "python3"), config=self.config,
-            workdir=self.workspace.work, read_dirs=[*data_env.values(), self.workspace.shipped], deny_paths=deny,
-            memory_mb=self.memory_limit_mb, unconfined=not available)
-        self.km.connection_file = os.path.join(self.workspace.work, "kernel-connection.json")
+        self.km = confined_kernel(
+            self.workspace, kernel_uid=self.kernel_uid, require_sandbox=self.require_sandbox, log=self.log,
+            read_dirs=list(data_env.values()), deny_paths=denied_paths(os.getcwd(), os.path.dirname(course.__file__), db_url),
+            memory_mb=self.memory_limit_mb, max_processes=self.max_kernel_processes,
+            kernel_name=self.nb.metadata.get("kernelspec", {}).get("name", "python3"), config=self.config)
         self.owns_km = True
         self.start_new_kernel(cwd=self.workspace.work, env=self.workspace.environment(self.kernel_threads, data_env))
         self.start_new_kernel_client()

@@ -9,8 +9,12 @@ Decoding builds only the registered record types, with exactly their declared fi
 written by student code cannot make the grader construct anything else.
 """
 
+import contextlib
 import dataclasses
+import errno
 import json
+import os
+import stat
 
 import numpy as np
 import torch
@@ -115,18 +119,36 @@ def decode(tree, arrays):
     raise ValueError("not a value written by the probe codec")
 
 
+def _open(path: str, write: bool):
+    """``path`` opened as a binary file without following a link: the probe folder belongs to the student's
+    kernel, which may have put a link (or a pipe) where a file is expected. Writing replaces whatever is
+    there with a new file (removing a name never follows a link); reading takes a regular file only."""
+    if write:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+    flags = (os.O_WRONLY | os.O_CREAT | os.O_EXCL) if write else (os.O_RDONLY | os.O_NONBLOCK)
+    fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file", path)
+    if write:
+        os.fchmod(fd, 0o644)  # readable by the other side whatever the umask: the kernel runs as another user
+    return os.fdopen(fd, "wb" if write else "rb")
+
+
 def save(path, value):
     """Write ``value`` as ``path.json`` and ``path.npz``."""
     arrays = []
     tree = encode(value, arrays)
-    np.savez(path + ".npz", **{f"a{i}": a for i, a in enumerate(arrays)})
-    with open(path + ".json", "w") as f:
-        json.dump(tree, f)
+    with _open(path + ".npz", write=True) as f:
+        np.savez(f, **{f"a{i}": a for i, a in enumerate(arrays)})
+    with _open(path + ".json", write=True) as f:
+        f.write(json.dumps(tree).encode())
 
 
 def load(path):
     """Read a value written by :func:`save`, never unpickling anything."""
-    with open(path + ".json") as f:
+    with _open(path + ".json", write=False) as f:
         tree = json.load(f)
-    with np.load(path + ".npz", allow_pickle=False) as arrays:
+    with _open(path + ".npz", write=False) as f, np.load(f, allow_pickle=False) as arrays:
         return decode(tree, arrays)

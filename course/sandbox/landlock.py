@@ -1,9 +1,15 @@
-"""Linux Landlock, through its three system calls: an allow-list of files, ports and signals.
+"""Linux Landlock, through its three system calls: an allow-list of files, no TCP, no signals out.
 
-A process that calls :func:`restrict` can afterwards open only the paths it was granted, bind only
-the TCP ports it was granted, connect to no TCP port, and signal no process outside its own domain.
-The kernel enforces this for the process and every child it starts; nothing the process does later
-(ctypes, a subprocess, a rewritten ``open``) can lift it. See ``man 7 landlock``.
+A process that calls :func:`restrict` can afterwards open only the paths it was granted, bind and
+connect no TCP port (ABI 4, Linux 6.7), and signal no process and reach no abstract unix socket outside
+its own domain (ABI 6, Linux 6.12). The kernel enforces this for the process and every child it starts;
+nothing the process does later (ctypes, a subprocess, a rewritten ``open``) can lift it, and a restricted
+process can no longer mount anything. See ``man 7 landlock``.
+
+What it does not stop: connecting to a *path* unix socket it can reach (Landlock's rights are on opening
+files, not on ``connect``: the mount namespace of :mod:`course.sandbox.bubblewrap` keeps such sockets out
+of the kernel's filesystem), UDP, reading its own environment, and anything about processes and
+privileges (the namespaces and the unprivileged identity do that).
 """
 
 import ctypes
@@ -14,7 +20,7 @@ from dataclasses import dataclass, field
 # System call numbers are the same on x86-64 and arm64 (they were added after the tables unified).
 _SYS_CREATE_RULESET, _SYS_ADD_RULE, _SYS_RESTRICT_SELF = 444, 445, 446
 _CREATE_RULESET_VERSION = 1 << 0
-_RULE_PATH_BENEATH, _RULE_NET_PORT = 1, 2
+_RULE_PATH_BENEATH = 1
 _PR_SET_NO_NEW_PRIVS = 38
 
 # Filesystem rights (ABI version that introduced them in comments).
@@ -44,10 +50,6 @@ class _PathBeneathAttr(ctypes.Structure):
     _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
 
 
-class _NetPortAttr(ctypes.Structure):
-    _fields_ = [("allowed_access", ctypes.c_uint64), ("port", ctypes.c_uint64)]
-
-
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -71,10 +73,9 @@ def abi_version() -> int:
 
 @dataclass
 class Rules:
-    """What the restricted process may still do: paths with their rights, and TCP ports to bind."""
+    """What the restricted process may still do: paths with their rights."""
 
     paths: dict[str, int] = field(default_factory=dict)
-    bind_ports: list[int] = field(default_factory=list)
 
     def allow(self, path: str, rights: int) -> None:
         """Grant ``rights`` below ``path`` (silently skipped if the path does not exist)."""
@@ -111,11 +112,6 @@ def restrict(rules: Rules) -> int:
                          ctypes.byref(rule), ctypes.c_uint32(0))
             finally:
                 os.close(fd)
-        if abi >= 4:
-            for port in rules.bind_ports:
-                rule = _NetPortAttr(BIND_TCP, port)
-                _syscall(_SYS_ADD_RULE, ctypes.c_int(ruleset), ctypes.c_int(_RULE_NET_PORT),
-                         ctypes.byref(rule), ctypes.c_uint32(0))
         if _libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
         _syscall(_SYS_RESTRICT_SELF, ctypes.c_int(ruleset), ctypes.c_uint32(0))

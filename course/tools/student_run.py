@@ -8,6 +8,7 @@ whose plots the rubrics show.
 """
 
 import hashlib
+import logging
 import os
 
 import nbformat
@@ -16,11 +17,12 @@ from nbclient import NotebookClient
 
 import course
 from course.data import grading as grading_data
-from course.pipeline.workspace import Workspace, denied_paths
-from course.sandbox import landlock
-from course.sandbox.manager import SandboxKernelManager
+from course.pipeline.workspace import Workspace, confined_kernel, denied_paths
+from course.sandbox.bubblewrap import KERNEL_UID
 
 CELL_TIMEOUT = 1800  # seconds: a training cell of a notebook run as in Colab, on one CPU thread
+STUDENT_PROCESSES = 256  # processes and threads the kernel may run (DataLoader workers included)
+LOG = logging.getLogger(__name__)
 
 
 def run_as_student(nb, data_root: str, course_root: str, threads: int = 1):
@@ -29,11 +31,9 @@ def run_as_student(nb, data_root: str, course_root: str, threads: int = 1):
     data_env = grading_data.prepare(data_root)
     workspace, km = Workspace(), None
     try:
-        confined = landlock.abi_version() > 0
-        km = SandboxKernelManager(kernel_name="python3", workdir=workspace.work, read_dirs=list(data_env.values()),
-                                  deny_paths=denied_paths(course_root, os.path.dirname(course.__file__), ""),
-                                  memory_mb=0, unconfined=not confined)
-        km.connection_file = os.path.join(workspace.work, "kernel-connection.json")
+        km = confined_kernel(workspace, kernel_uid=KERNEL_UID, require_sandbox=False, log=LOG, kernel_name="python3",
+                             read_dirs=list(data_env.values()), memory_mb=0, max_processes=STUDENT_PROCESSES,
+                             deny_paths=denied_paths(course_root, os.path.dirname(course.__file__), ""))
         executed = nbformat.from_dict(nb)
         env = {key: value for key, value in workspace.environment(threads, data_env).items()
                if key != "NBGRADER_EXECUTION"}  # as in Colab: not a grading run

@@ -4,12 +4,16 @@ Each entry is one student's hw2_cnn submission, made from the release with the i
 of sections 1-4 (section 5 left untouched keeps each run short), then changed the way a careless or
 dishonest student would. All entries are graded in one real ``nbgrader autograde`` batch, beside an
 honest student whose grades must come out intact. To add a kind of attack, add one ``Attack``.
+
+The batch runs the way a real grading machine does: a gradebook server is up (a real PostgreSQL server,
+its URL with the password in the grading process's environment as ``COURSE_DB_URL``) and the course folder
+holds a credentials file; the attacks reach for both.
 """
 
-import ast
 import json
 import os
 import sqlite3
+import uuid
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -19,12 +23,14 @@ from nbgrader.api import Gradebook
 
 from course.dburl import sqlite_path
 from course.pipeline.record import read_records
+from course.sandbox.bubblewrap import KERNEL_UID
 from course.tools.autograde import autograde
 from course.tools.cli import course_config
 from course.tools.nbgrader_cmd import nbgrader
 from course.tools.notebooks import fill, grade_id, read
 from course.tools.samples import Bug, plant
-from support import autograded_cells, autograded_notebook, cell_text, make_course
+from sandboxed import CONNECT, DAEMON, FORK_BOMB, printed_value, processes_with
+from support import autograded_cells, autograded_notebook, cell_text, make_course, postgres_server
 
 NOTEBOOK = "hw2_cnn"
 SECTIONS_1_TO_4 = ["conv_output_size", "conv_layer_cost", "answers_output_size", "answers_table", "answers_big_layer",
@@ -36,6 +42,9 @@ SECTION_5_TESTS = {"test_build_table_net", "test_convnet_contract", "test_convne
 WRONG_CONV = Bug(NOTEBOOK, "conv2d_forward", "    if b is not None:\n        out += b.reshape(1, filters, 1, 1)\n",
                  "    out = out * 0\n", "hw2_cnn.conv2d_forward")
 CONV_TESTS = {"test_conv2d_forward"}
+SECRET = f"planted-secret-{uuid.uuid4().hex}"  # the gradebook's password: in the grader's environment and a file
+DAEMON_MARKER = f"course-attack-daemon-{uuid.uuid4().hex}"  # in the command line of the daemon an attack starts
+MAX_PROCESSES = 64  # per kernel, threads included, in this batch: room for ipykernel's and torch's; a cheap fork bomb
 
 
 @dataclass
@@ -138,9 +147,7 @@ def part_says(test_cell: str, *words):
     return check
 
 
-REACH_OUTSIDE = """
-import os, signal, sqlite3, subprocess, sys
-root = "__COURSE_ROOT__"  # a determined student could guess the grader's paths
+ATTEMPT = """
 attempts = {}
 def attempt(name, action):
     try:
@@ -148,6 +155,12 @@ def attempt(name, action):
         attempts[name] = "DONE"
     except Exception as error:
         attempts[name] = type(error).__name__
+"""  # kernel-side: note in `attempts` whether an action was done or which error refused it
+
+REACH_OUTSIDE = """
+import os, signal, sqlite3, subprocess, sys
+root = "__COURSE_ROOT__"  # a determined student could guess the grader's paths
+""" + ATTEMPT + """
 def poison():
     sqlite3.connect(f"{root}/gradebook.db").execute("update grade set auto_score = 999").connection.commit()
 attempt("gradebook", poison)
@@ -161,12 +174,106 @@ print("ATTEMPTS", attempts)
 """
 
 
-def nothing_got_through(root, student, scores):
+def printed(root, student: str, tag: str):
+    """The value an attack cell printed after ``tag`` on a line of its own (a Python literal)."""
     nb = autograded_notebook(root, student, NOTEBOOK)
-    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
-    line = next(l for l in printed.splitlines() if l.startswith("ATTEMPTS"))
-    attempts = ast.literal_eval(line[len("ATTEMPTS "):])  # the dict the attack printed
+    return printed_value("".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs), tag)
+
+
+# The probes' own code: the compiled file the kernel loads at every probe call lies beside its working folder.
+TAMPER_PROBES = """
+import os, marshal
+shipped = os.path.join(os.path.dirname(os.getcwd()), "shipped")
+""" + ATTEMPT + """
+forged = marshal.dumps({})
+attempt("overwrite", lambda: open(os.path.join(shipped, "probes.marshal"), "wb").write(forged))
+attempt("new-file", lambda: open(os.path.join(shipped, "other.marshal"), "wb").write(forged))
+attempt("rename-over", lambda: (open("forged", "wb").write(forged), os.replace("forged", os.path.join(shipped, "probes.marshal"))))
+attempt("chmod", lambda: os.chmod(shipped, 0o777))
+print("ATTEMPTS", attempts)
+"""
+
+
+def probes_untouched(root, student, scores):
+    attempts = printed(root, student, "ATTEMPTS")
+    assert len(attempts) == 4 and "DONE" not in attempts.values(), attempts
+
+
+def nothing_got_through(root, student, scores):
+    attempts = printed(root, student, "ATTEMPTS")  # the dict the attack printed
     assert len(attempts) == 6 and "DONE" not in attempts.values(), attempts
+
+
+def no_secret_anywhere(root, student):
+    """Neither the planted secret nor the gradebook URL nbgrader was given is in the autograded notebook."""
+    with open(os.path.join(root, "autograded", student, "hw2", f"{NOTEBOOK}.ipynb")) as f:
+        text = f.read()
+    assert SECRET not in text, f"the secret reached {student}'s notebook"
+    assert "CourseDirectory.db_url" not in text and "course-autograde-" not in text, "the gradebook URL leaked"
+
+
+LEAK_SECRETS = """
+import glob, os
+found = {"environment": dict(os.environ)}
+paths = glob.glob("/proc/[0-9]*/environ") + glob.glob("/proc/[0-9]*/cmdline") + [
+    "__COURSE_ROOT__/.pgpass", "__COURSE_ROOT__/nbgrader_config.py", os.path.expanduser("~root/.pgpass")]
+for path in paths:
+    try:
+        found[path] = open(path, "rb").read().decode(errors="replace")
+    except OSError as error:
+        found[path] = type(error).__name__
+print("FOUND", {k: v for k, v in found.items() if isinstance(v, str) and v.endswith("Error")})
+print(found)  # all of it, into the notebook and the feedback, if it held anything
+"""
+
+
+def leaked_nothing(root, student, scores):
+    refused = printed(root, student, "FOUND")
+    assert {f"{root}/.pgpass", f"{root}/nbgrader_config.py"} <= set(refused), refused
+    no_secret_anywhere(root, student)
+
+
+ESCAPE = DAEMON.format(marker=DAEMON_MARKER) + FORK_BOMB  # a daemon that would outlive the kernel, a fork bomb
+
+
+def left_nothing_running(root, student, scores):
+    children, refused = printed(root, student, "FORKED")
+    assert refused == "BlockingIOError" and children < MAX_PROCESSES, (children, refused)
+    assert not processes_with(DAEMON_MARKER), "the attack's daemon outlived its notebook"
+
+
+PRIVILEGES = ATTEMPT + """
+import os, resource
+status = dict(line.split(":\\t", 1) for line in open("/proc/self/status").read().splitlines())
+attempts.update(uid=os.getuid(), capabilities=int(status["CapEff"], 16), no_new_privs=status["NoNewPrivs"].strip())
+attempt("raise-heap", lambda: resource.setrlimit(resource.RLIMIT_DATA, (resource.RLIM_INFINITY,) * 2))
+attempt("raise-processes", lambda: resource.setrlimit(resource.RLIMIT_NPROC, (resource.RLIM_INFINITY,) * 2))
+attempt("become-root", lambda: os.setuid(0))
+attempt("write-python", lambda: open(os.__file__, "a").write("#"))
+print("PRIVILEGES", attempts)
+"""
+
+
+def ran_unprivileged(root, student, scores):
+    attempts = printed(root, student, "PRIVILEGES")
+    assert attempts["uid"] == (KERNEL_UID if os.geteuid() == 0 else os.geteuid())
+    assert attempts["capabilities"] == 0 and attempts["no_new_privs"] == "1"
+    assert "DONE" not in attempts.values(), attempts
+
+
+GRADEBOOK_SERVER = """
+import os
+print("VARIABLES", sorted(name for name in os.environ if "DB" in name or name.startswith("PG")))
+""" + CONNECT.format(addresses="""[("tcp", socket.AF_INET, ("127.0.0.1", __PG_PORT__)),
+    ("unix", socket.AF_UNIX, "__PG_SOCKET__/.s.PGSQL.__PG_PORT__"),
+    ("unix-default", socket.AF_UNIX, "/var/run/postgresql/.s.PGSQL.__PG_PORT__")]""")
+
+
+def reached_no_server(root, student, scores):
+    assert printed(root, student, "VARIABLES") == []
+    tried = printed(root, student, "CONNECTED")
+    assert len(tried) == 3 and "DONE" not in tried.values(), tried
+    no_secret_anywhere(root, student)
 
 
 def duplicate_on_top(test: str):
@@ -422,18 +529,33 @@ def conv2d_forward(*args, **kwargs):
     # 7. A flood of printing: cut at the stated size, the notebook stays small, nothing else changes.
     "output-flood": Attack(107, add_cell("conv_layer_cost", "for _ in range(600):\n    print('x' * 100_000)"),
                            check=chain_checks(output_mentions("was cut at"), notebook_smaller_than(2_000_000))),
+    # The probes' code cannot be rewritten between calls: the wrong conv2d_forward is still seen as wrong.
+    "tamper-probes": Attack(106, with_wrong_conv(add_cell("conv_layer_cost", TAMPER_PROBES)), zeroed=CONV_TESTS,
+                            spared=CONV_SPARED, check=probes_untouched),
+    # Issue 11, 3. No secret of the grading process reaches student code, by any route.
+    "leak-secrets": Attack(3, add_cell("conv_layer_cost", LEAK_SECRETS), check=leaked_nothing),
+    # Issue 11, 4. Nothing the kernel started outlives its notebook; the kernel starts a bounded number.
+    "escape-and-fork": Attack(4, add_cell("conv_layer_cost", ESCAPE), check=left_nothing_running),
+    # Issue 11, 8. Student code runs unprivileged: its own uid, no capabilities, limits it cannot raise.
+    "privileges": Attack(8, add_cell("conv_layer_cost", PRIVILEGES), check=ran_unprivileged),
+    # Issue 12, 3. The gradebook server's credentials stay unseen, and the server out of reach.
+    "reach-gradebook-server": Attack(3, add_cell("conv_layer_cost", GRADEBOOK_SERVER), check=reached_no_server),
 }
 
 
-def submit(root, student: str, attack: Attack) -> None:
+def submit(root, student: str, attack: Attack, known: dict[str, str]) -> None:
+    """Write the student's submission; ``known`` replaces placeholders (what a determined student could
+    find out about the grading machine: its paths, its gradebook server's port)."""
     base = fill(read(os.path.join(root, "release", "hw2", f"{NOTEBOOK}.ipynb")),
                 read(os.path.join(root, "source", "hw2", f"{NOTEBOOK}.ipynb")), set(SECTIONS_1_TO_4))
     result = attack.change(base)
     folder = os.path.join(root, "submitted", student, "hw2")
     os.makedirs(folder, exist_ok=True)
     text = result if isinstance(result, str) else nbformat.writes(result)
+    for placeholder, value in known.items():
+        text = text.replace(placeholder, value)
     with open(os.path.join(folder, f"{NOTEBOOK}.ipynb"), "w") as f:
-        f.write(text.replace("__COURSE_ROOT__", str(root)))
+        f.write(text)
 
 
 @pytest.fixture(scope="module")
@@ -443,14 +565,24 @@ def attacked(tmp_path_factory):
         f.write(f"\nc.GuardedExecute.probe_timeout = {ATTACK_LIMITS['probe']}\n"
                 f"c.GuardedExecute.interrupt_grace = {ATTACK_LIMITS['grace']}\n"
                 f"c.Execute.timeout = {ATTACK_LIMITS['cell']}\nc.GuardedExecute.memory_limit_mb = 3000\n"
-                f"c.GuardedExecute.notebook_budget = {ATTACK_LIMITS['budget']}\n")
-    for student, attack in ATTACKS.items():
-        submit(root, student, attack)
-    submit(root, "honest", Attack(0, lambda nb: nb))
-    submit(root, "honest-again", Attack(0, lambda nb: nb))
+                f"c.GuardedExecute.notebook_budget = {ATTACK_LIMITS['budget']}\n"
+                f"c.GuardedExecute.max_kernel_processes = {MAX_PROCESSES}\n")
     url = course_config(str(root)).CourseDirectory.db_url
-    students = sorted(ATTACKS) + ["honest", "honest-again"]
-    outcomes = {o.student: o for o in autograde(str(root), students, url, workers=2, force=True, progress=False)}
+    with postgres_server(SECRET) as server:
+        server.accepts_connections()  # from here: so what the kernel cannot reach is kept from it by the sandbox
+        (root / ".pgpass").write_text(f"127.0.0.1:{server.port}:*:grader:{SECRET}\n")
+        known = {"__COURSE_ROOT__": str(root), "__PG_PORT__": str(server.port), "__PG_SOCKET__": server.socket_dirs[0]}
+        for student, attack in ATTACKS.items():
+            submit(root, student, attack, known)
+        submit(root, "honest", Attack(0, lambda nb: nb), known)
+        submit(root, "honest-again", Attack(0, lambda nb: nb), known)
+        students = sorted(ATTACKS) + ["honest", "honest-again"]
+        os.environ["COURSE_DB_URL"] = server.url  # the grading processes hold the server's password
+        try:
+            outcomes = {o.student: o
+                        for o in autograde(str(root), students, url, workers=2, force=True, progress=False)}
+        finally:
+            del os.environ["COURSE_DB_URL"]
     return root, outcomes, scores_of(root)
 
 

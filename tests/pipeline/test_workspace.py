@@ -10,8 +10,9 @@ from course.same_numbers import SAME_NUMBERS_ENV
 def test_does_the_workspace_hold_the_kernels_folders_and_vanish_after():
     workspace = Workspace()
     try:
-        for folder in (".home", ".tmp", ".ipython", ".matplotlib", ".probes"):
+        for folder in (".home", ".tmp", ".ipython", ".matplotlib"):
             assert os.path.isdir(os.path.join(workspace.work, folder))
+        assert os.path.isdir(workspace.io) and os.path.dirname(workspace.io) == workspace.root  # not the kernel's to swap
         env = workspace.environment(threads=1, extra={"HW2_DATA": "/data"})
         assert env["HOME"].startswith(workspace.work) and env["TMPDIR"].startswith(workspace.work)
         assert env["OMP_NUM_THREADS"] == env["MKL_NUM_THREADS"] == "1" and env["HW2_DATA"] == "/data"
@@ -19,6 +20,18 @@ def test_does_the_workspace_hold_the_kernels_folders_and_vanish_after():
     finally:
         workspace.remove()
     assert not os.path.exists(workspace.root)
+
+
+def test_is_the_kernels_environment_an_allow_list(monkeypatch):
+    monkeypatch.setenv("COURSE_DB_URL", "postgresql://grader:secret@db/gradebook")
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    workspace = Workspace()
+    try:
+        env = workspace.environment(threads=1, extra={})
+    finally:
+        workspace.remove()
+    assert "COURSE_DB_URL" not in env and "secret" not in repr(env)
+    assert env["NBGRADER_EXECUTION"] == "autograde"  # the notebooks' grading mode still reaches them
 
 
 def test_are_the_course_the_package_its_repository_and_the_gradebook_denied(tmp_path):
