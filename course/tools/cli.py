@@ -2,11 +2,13 @@
 
     course release            regenerate release/hw2 from source/hw2 (with Open-in-Colab links)
     course collect ZIP        LMS bulk download (one .ipynb per student) -> submitted/
-    course autograde          autograde submissions in parallel (--workers N, --student ID ...)
+    course autograde          autograde submissions in parallel (--workers N or --scheduler tcp://HOST:PORT,
+                              --student ID ...)
     course feedback           per-student HTML feedback (scores and messages, never hidden tests)
     course export             grades.csv for the LMS and per-part score plots in reports/
     course check-release      run every release notebook, solutions filled in, as in Colab
     course demo               all of the above on sample submissions, then a score table
+    course db start|stop|url  the course's own PostgreSQL gradebook server (export COURSE_DB_URL=$(course db url))
 """
 
 import argparse
@@ -19,7 +21,7 @@ import tempfile
 from nbgrader.api import Gradebook
 
 from course.tools import autograde as autograding
-from course.tools import check_release, collect, export, samples
+from course.tools import check_release, collect, db, export, samples
 from course.tools.nbgrader_cmd import nbgrader
 from course.assignment import ASSIGNMENT
 from course.dburl import sqlite_path
@@ -35,6 +37,7 @@ def course_config(root: str):
 
 
 def db_url(root: str) -> str:
+    """The gradebook URL of the course in ``root``, as its nbgrader configuration names it."""
     return course_config(root).CourseDirectory.db_url
 
 
@@ -85,10 +88,13 @@ def cmd_collect(args):
 def cmd_autograde(args):
     course_config(args.root)
     students = args.student or submitted_students(args.root)
-    outcomes = autograding.autograde(args.root, students, db_url(args.root), workers=args.workers, force=args.force)
+    outcomes = autograding.autograde(args.root, students, db_url(args.root), workers=args.workers, force=args.force,
+                                     scheduler=args.scheduler)
     print(score_table(outcomes))
     failed = [o for o in outcomes if not o.ok]
-    print(f"\n{len(outcomes) - len(failed)} of {len(outcomes)} graded, "
+    skipped = sum(o.skipped for o in outcomes)
+    print(f"\n{len(outcomes) - len(failed)} of {len(outcomes)} graded"
+          + (f" ({skipped} already graded before)" if skipped else "") + ", "
           f"{sum(o.grader_errors for o in outcomes)} grader error(s), {len(failed)} failed"
           + (": " + ", ".join(f"{o.student} ({o.log})" for o in failed) if failed else ""))
     return 1 if failed else 0
@@ -143,10 +149,28 @@ def cmd_demo(args):
     for sample in samples.demo_samples(args.root):
         print("sample submission:", sample.submit(args.root))
     status = cmd_autograde(argparse.Namespace(root=args.root, student=[s.student for s in samples.demo_samples(args.root)],
-                                              workers=args.workers, force=True))
+                                              workers=args.workers, force=True, scheduler=None))
     cmd_feedback(argparse.Namespace(root=args.root, student=None))
     cmd_export(args)
     return status
+
+
+def cmd_db(args):
+    folder = args.folder or db.server_folder(args.root)
+    try:
+        if args.action == "start":
+            server = db.start(folder, port=args.port, host=args.host)
+            print(f"Gradebook server running in {folder} on {server.host}:{server.port}. Use it with:\n"
+                  f"    export COURSE_DB_URL='{server.url}'\n"
+                  "then `course release` (or `nbgrader generate_assignment hw2`) to put the assignment into it.")
+        elif args.action == "stop":
+            print("Gradebook server stopped." if db.stop(folder) else "The gradebook server was not running.")
+        else:
+            print(db.load(folder).url)
+    except db.ServerError as error:
+        print(error, file=sys.stderr)
+        return 1
+    return 0
 
 
 def main(argv=None) -> int:
@@ -161,8 +185,10 @@ def main(argv=None) -> int:
     gather.set_defaults(run=cmd_collect)
     grade = commands.add_parser("autograde", help="autograde submissions in parallel")
     grade.add_argument("--student", action="append", help="only this student (repeatable)")
-    grade.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel graders (default: one per core)")
+    grade.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                       help="grading processes on this machine, without --scheduler (default: one per core)")
     grade.add_argument("--force", action="store_true", help="grade again students already graded")
+    grade.add_argument("--scheduler", help="grade on the Dask cluster of this scheduler (tcp://HOST:PORT) instead")
     grade.set_defaults(run=cmd_autograde)
     feedback = commands.add_parser("feedback", help="HTML feedback per student")
     feedback.add_argument("--student", action="append")
@@ -174,6 +200,13 @@ def main(argv=None) -> int:
     demo = commands.add_parser("demo", help="release, sample submissions, autograde, feedback, export")
     demo.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     demo.set_defaults(run=cmd_demo)
+    server = commands.add_parser("db", help="the course's own PostgreSQL gradebook server")
+    server.add_argument("action", choices=["start", "stop", "url"])
+    server.add_argument("--folder", help=f"the server's folder (default: {db.SERVER_FOLDER}/ in the course)")
+    server.add_argument("--port", type=int, help="TCP port of a new server (default: a free one)")
+    server.add_argument("--host", default=db.LOOPBACK,
+                        help="address a new server listens on and workers reach it at (default: %(default)s)")
+    server.set_defaults(run=cmd_db)
     args = parser.parse_args(argv)
     args.root = os.path.abspath(args.root)
     os.chdir(args.root)
