@@ -40,7 +40,8 @@ def without_credentials(db_url: str) -> str:
     """``db_url`` without its password and password file: what may travel to another machine, whose
     processes find the password the libpq way (``PGPASSFILE``, ``~/.pgpass`` or ``PGPASSWORD``)."""
     url = make_url(db_url).difference_update_query([PASSFILE])
-    return URL.create(url.drivername, url.username, None, url.host, url.port, url.database, url.query).render_as_string()
+    bare = URL.create(url.drivername, url.username, None, url.host, url.port, url.database, url.query)
+    return bare.render_as_string()
 
 
 def pgpass_line(host: str, port: int, database: str, user: str, password: str) -> str:

@@ -110,7 +110,8 @@ def run_server_program(program: str, args: list[str], what: str) -> subprocess.C
     result = subprocess.run([os.path.join(bin_dir(), program), *args], user=server_user(),
                             capture_output=True, text=True)
     if result.returncode != 0:
-        raise ServerError(f"{what} failed ({program} exited with {result.returncode}):\n{result.stderr or result.stdout}")
+        raise ServerError(f"{what} failed ({program} exited with {result.returncode}):\n"
+                          f"{result.stderr or result.stdout}")
     return result
 
 
@@ -163,7 +164,8 @@ def create(folder: str, port: int | None = None, host: str = LOOPBACK) -> Server
         password = secrets.token_urlsafe(32)
         with psycopg.connect(host=host, port=server.port, user=SERVER_USER, password=superuser_password,
                              dbname="postgres", autocommit=True) as admin:
-            admin.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(ROLE), sql.Literal(password)))
+            admin.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(ROLE),
+                                                                             sql.Literal(password)))
             admin.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(DATABASE), sql.Identifier(ROLE)))
         write_private(server.passfile, pgpass_line(host, server.port, DATABASE, ROLE, password))
     except BaseException:

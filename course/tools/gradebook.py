@@ -110,7 +110,7 @@ def extensions(db_url: str, assignment: str) -> dict[str, datetime.timedelta]:
 
 def grant(db_url: str, assignment: str, student: str, extension: datetime.timedelta) -> None:
     """Give ``student`` ``extension`` on ``assignment`` in the gradebook at ``db_url`` (made if missing)."""
-    with Gradebook(db_url) as gradebook:
+    with quiet_autoflush(), Gradebook(db_url) as gradebook:
         gradebook.update_or_create_student(student)
         gradebook.update_or_create_submission(assignment, student, extension=extension)
 
