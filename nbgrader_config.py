@@ -13,6 +13,7 @@ from nbgrader.preprocessors import (
     ComputeChecksums, GetGrades, IgnorePattern, IncludeHeaderFooter, InstantiateTests, LimitOutput,
     LockCells, OverwriteCells, OverwriteKernelspec, SaveAutoGrades, SaveCells)
 
+from course.dburl import course_db_url
 from course.pipeline.execute import GuardedExecute
 from course.pipeline.flag import FlagForInstructor
 from course.pipeline.release import AddColabLink
@@ -26,8 +27,8 @@ c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
 
 c.CourseDirectory.course_id = "dl-hw2"
 c.CourseDirectory.root = ROOT
-# The gradebook: an SQLite file by default; set COURSE_DB_URL (e.g. postgresql://...) to share one.
-c.CourseDirectory.db_url = os.environ.get("COURSE_DB_URL", "sqlite:///" + os.path.join(ROOT, "gradebook.db"))
+# The gradebook: the SQLite file gradebook.db by default; COURSE_DB_URL names a server (`course db url`).
+c.CourseDirectory.db_url = course_db_url(ROOT)
 # lms.json: what the LMS download said about a submission (course collect), kept out of autograded/ and feedback/
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*", "lms.json"]
 

@@ -1,30 +1,37 @@
-"""Autograde many submissions in parallel on one machine, safely for the gradebook.
+"""Autograde many submissions on a Dask cluster, safely for the gradebook.
 
-Each worker runs plain ``nbgrader autograde hw2 --student <id>`` (so the course's protected pipeline
-from ``nbgrader_config.py`` applies). SQLite takes one writer at a time, so with an SQLite gradebook
-every worker writes to its own copy and this process, the only writer of the real gradebook, merges
-each student's grades into it as soon as that student is done: an interrupted run keeps every
-finished student, and a rerun updates rows instead of adding them. A server gradebook
-(``db_url`` not SQLite) is written by the workers directly.
+One task per student (:mod:`course.tools.grading_task`) runs the course's protected ``nbgrader autograde``
+on a worker, into a private gradebook; workers share no folder with this process. This process sends the
+submissions, writes what comes back under ``autograded/`` and ``reports/``, and shows progress. The grades
+reach the course's gradebook one whole student at a time, in one transaction: a PostgreSQL server is
+written by the workers themselves; an SQLite file (one writer at a time) by this process, as each student
+comes back. So an interrupted run keeps every finished student, a worker that dies costs a retry and never
+a half-written student, and a rerun updates rows instead of adding them.
 """
 
 import os
-import queue
 import shutil
 import tempfile
 import time
-import warnings
-from concurrent.futures import ThreadPoolExecutor, as_completed
+import traceback
+import uuid
 from dataclasses import dataclass, field
 
-from nbgrader.api import Gradebook
-from sqlalchemy.exc import SAWarning
+from distributed import as_completed
+from nbgrader.coursedir import CourseDirectory
 from tqdm import tqdm
 
-from course.tools.nbgrader_cmd import nbgrader
 from course.assignment import ASSIGNMENT
-from course.dburl import sqlite_path, sqlite_url
-from course.pipeline.record import read_records
+from course.dburl import sqlite_path, sqlite_url, without_credentials
+from course.pipeline.record import GradingRecord, read_records
+from course.tools import cluster
+from course.tools.gradebook import extensions, merge_student
+from course.tools.settings import grading_data_root
+from course.tools.grading_task import (GradedSubmission, GradingTask, course_bundle, grade_submission,
+                                       grading_records, hold, read_tree, write_tree)
+
+RETRIES = 1  # further tries of a task that raised (a gradebook server briefly out of reach); deaths: see cluster
+IN_FLIGHT = 2  # tasks submitted per grading slot: one running, one ready to start
 
 
 @dataclass
@@ -39,94 +46,152 @@ class Outcome:
     restarts: int = 0
     grader_errors: int = 0
     unreadable: list = field(default_factory=list)  # notebooks that were not notebooks
-    log: str = ""
+    log: str = ""  # the log file
+    skipped: bool = False  # graded before and not submitted again since (a rerun without --force)
+    worker: str = ""  # the machine that graded it
 
     @property
     def status(self) -> str:
         if not self.ok:
             return "FAILED (see log)"
+        if self.skipped:
+            return "already graded (--force grades again)"
         notes = [f"{self.grader_errors} grader error(s): manual review"] if self.grader_errors else []
         notes += [f"unreadable: {', '.join(self.unreadable)}"] if self.unreadable else []
         notes += [f"{self.restarts} kernel restart(s)"] if self.restarts else []
         return ", ".join(["graded", *notes])
 
-
-def merge_student(source_url: str, target_url: str, assignment: str, student: str) -> None:
-    """Copy one student's submission (timestamps, automatic scores, flags, comments) from the gradebook at
-    ``source_url`` into the one at ``target_url``. Manual scores already in the target are kept."""
-    with warnings.catch_warnings(), Gradebook(source_url) as source, Gradebook(target_url) as target:
-        warnings.simplefilter("ignore", SAWarning)  # nbgrader's own autoflush chatter on new submissions
-        submitted = source.find_submission(assignment, student)
-        target.update_or_create_student(student)
-        target.update_or_create_submission(assignment, student, timestamp=submitted.timestamp)
-        for notebook in submitted.notebooks:
-            copy = target.find_submission_notebook(notebook.name, assignment, student)
-            copy.flagged = notebook.flagged
-            for grade in notebook.grades:
-                into = target.find_grade(grade.name, notebook.name, assignment, student)
-                into.auto_score = grade.auto_score
-                into.needs_manual_grade = grade.needs_manual_grade or into.manual_score is not None
-            for comment in notebook.comments:
-                target.find_comment(comment.name, notebook.name, assignment, student).auto_comment = comment.auto_comment
-        target.db.commit()
+    def add(self, records: list[GradingRecord]) -> "Outcome":
+        """This outcome with the restarts, grader errors, unreadable files and points of ``records``."""
+        for record in records:
+            self.restarts += record.kernel_restarts
+            self.grader_errors += len(record.grader_errors)
+            if record.unreadable:
+                self.unreadable.append(record.notebook)
+            self.points += record.points
+            self.max_points += record.max_points
+        return self
 
 
-def grading_records(root: str) -> str:
-    """The folder of the grading records of the course in ``root`` (``GuardedExecute.record_dir``)."""
-    return os.path.join(root, "reports", "grading")
+def submission_folder(root: str, student: str) -> str:
+    return os.path.join(root, "submitted", student, ASSIGNMENT)
 
 
-def grade_one(root: str, student: str, db_url: str, force: bool) -> Outcome:
-    """Run nbgrader for one student against the gradebook ``db_url``."""
-    started = time.monotonic()
-    log = os.path.join(root, "reports", "logs", f"autograde-{student}.log")
-    args = ["autograde", ASSIGNMENT, "--student", student, f"--CourseDirectory.db_url={db_url}"]
-    result = nbgrader(args + (["--force"] if force else []), root, log_path=log, check=False)
-    outcome = Outcome(student, result.returncode == 0, time.monotonic() - started, log=log)
-    for record in read_records(grading_records(root), ASSIGNMENT, student):
-        outcome.restarts += record.kernel_restarts
-        outcome.grader_errors += len(record.grader_errors)
-        if record.unreadable:
-            outcome.unreadable.append(record.notebook)
-        outcome.points += record.points
-        outcome.max_points += record.max_points
+def autograded_folder(root: str, student: str) -> str:
+    return os.path.join(root, "autograded", student, ASSIGNMENT)
+
+
+def log_path(root: str, student: str) -> str:
+    return os.path.join(root, "reports", "logs", f"autograde-{student}.log")
+
+
+def needs_grading(root: str, student: str) -> bool:
+    """nbgrader's rule for a run without ``--force``: grade a student never graded, or whose submission is
+    newer than its grading (by their ``timestamp.txt``)."""
+    if not os.path.isdir(autograded_folder(root, student)):
+        return True
+    stamps = CourseDirectory()
+    new = stamps.get_existing_timestamp(submission_folder(root, student))
+    old = stamps.get_existing_timestamp(autograded_folder(root, student))
+    return new is not None and old is not None and new > old
+
+
+def write_log(root: str, student: str, text: str) -> str:
+    path = log_path(root, student)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def store(root: str, db_url: str, graded: GradedSubmission) -> Outcome:
+    """Write what a worker sent back into the course in ``root``: the autograded notebooks (replacing the
+    previous ones), the grading records, the log, and with an SQLite gradebook the student's grades."""
+    outcome = Outcome(graded.student, graded.ok, graded.seconds, log=write_log(root, graded.student, graded.log),
+                      worker=graded.worker).add(graded.records)
+    if not graded.ok:
+        return outcome
+    if graded.gradebook is not None:
+        with tempfile.TemporaryDirectory() as scratch:
+            private = os.path.join(scratch, "gradebook.db")
+            with open(private, "wb") as f:
+                f.write(graded.gradebook)
+            merge_student(sqlite_url(private), db_url, ASSIGNMENT, graded.student)
+    final = autograded_folder(root, graded.student)
+    incoming = final + ".incoming"
+    shutil.rmtree(incoming, ignore_errors=True)
+    write_tree(incoming, graded.autograded)
+    shutil.rmtree(final, ignore_errors=True)
+    os.rename(incoming, final)
+    shutil.rmtree(os.path.join(grading_records(root), ASSIGNMENT, graded.student), ignore_errors=True)
+    for record in graded.records:
+        record.write(grading_records(root))
     return outcome
 
 
+def lost(root: str, student: str, error: BaseException, seconds: float) -> Outcome:
+    """The outcome of a task that failed on the cluster, with the error in the student's log."""
+    text = (f"Grading {student} failed on the cluster and was given up: {error}\n\n"
+            + "".join(traceback.format_exception(error)))
+    return Outcome(student, False, seconds, log=write_log(root, student, text))
+
+
+def already_graded(root: str, student: str) -> Outcome:
+    """The outcome of a student left as graded before."""
+    return Outcome(student, True, 0.0, log=log_path(root, student), skipped=True).add(
+        read_records(grading_records(root), ASSIGNMENT, student))
+
+
 def autograde(root: str, students: list[str], db_url: str, workers: int = 1, force: bool = False,
-              progress: bool = True) -> list[Outcome]:
-    """Grade ``students`` with ``workers`` parallel nbgrader processes; returns one outcome each.
+              progress: bool = True, scheduler: str | None = None) -> list[Outcome]:
+    """Grade ``students`` of the course in ``root`` into the gradebook ``db_url``; returns one outcome each,
+    by student.
 
-    Each worker holds a gradebook (a private copy for SQLite) for one student at a time; when a student
-    is done, its grades are merged into the real gradebook before that copy serves another student.
+    Args:
+        workers: worker processes of the cluster made on this machine (without ``scheduler``).
+        force: grade again students graded before (otherwise only new or newer submissions are graded).
+        progress: show a progress bar (and the Dask dashboard's address).
+        scheduler: the address of a Dask scheduler (``tcp://HOST:PORT``) whose workers grade.
     """
-    target = sqlite_path(db_url)
-    scratch = tempfile.mkdtemp(prefix="course-autograde-")
-    free = queue.Queue()
-    for slot in range(max(workers, 1)):
-        if target is None:
-            free.put(db_url)
-        else:
-            copy = os.path.join(scratch, f"gradebook-{slot}.db")
-            shutil.copy(target, copy)
-            free.put(sqlite_url(copy))
+    started = time.monotonic()
+    pending = [s for s in students if force or needs_grading(root, s)]
+    outcomes = [already_graded(root, s) for s in students if s not in pending]
+    missing = [s for s in pending if not os.path.isdir(submission_folder(root, s))]
+    outcomes += [Outcome(s, False, 0.0, log=write_log(root, s, f"No submission in {submission_folder(root, s)}."))
+                 for s in missing]
+    pending = [s for s in pending if s not in missing]
+    if not pending:
+        return sorted(outcomes, key=lambda o: o.student)
+    server = None if sqlite_path(db_url) else without_credentials(db_url)
+    with cluster.connect(scheduler, workers, db_url, dashboard=progress) as client, \
+            tqdm(total=len(pending), desc="autograde", unit="student", disable=not progress) as bar:
+        if progress and client.dashboard_link:
+            bar.write(f"Dask dashboard: {client.dashboard_link}")
+        bundle = client.submit(hold, course_bundle(root, db_url, grading_data_root(root)), key=f"course-bundle-{uuid.uuid4().hex}")
+        run, extended, waiting = uuid.uuid4().hex[:8], extensions(db_url, ASSIGNMENT), iter(pending)
+        in_flight, students = as_completed(), {}
 
-    def task(student: str):
-        url = free.get()
-        return grade_one(root, student, url, force), url
+        def feed() -> None:
+            """Keep IN_FLIGHT tasks per grading slot of the cluster submitted; the other submissions wait here,
+            not in the scheduler's memory."""
+            while in_flight.count() < IN_FLIGHT * max(cluster.graders(client), 1):
+                student = next(waiting, None)
+                if student is None:
+                    return
+                task = GradingTask(student, read_tree(submission_folder(root, student)), server, extended.get(student))
+                future = client.submit(grade_submission, task, bundle, key=f"grade-{student}-{run}",
+                                       resources=cluster.GRADING, retries=RETRIES, pure=False)
+                students[future.key] = student
+                in_flight.add(future)
 
-    outcomes = []
-    try:
-        with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool, \
-                tqdm(total=len(students), desc="autograde", unit="student", disable=not progress) as bar:
-            for future in as_completed([pool.submit(task, student) for student in students]):
-                outcome, url = future.result()
-                if target is not None and outcome.ok:
-                    merge_student(url, db_url, ASSIGNMENT, outcome.student)
-                free.put(url)
-                outcomes.append(outcome)
-                bar.set_postfix_str(f"{outcome.student}: {outcome.status} in {outcome.seconds:.0f} s")
-                bar.update(1)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        feed()
+        for future in in_flight:
+            try:
+                outcome = store(root, db_url, future.result())
+            except Exception as error:  # the task's own error, KilledWorker, or a failed SQLite merge
+                outcome = lost(root, students[future.key], error, time.monotonic() - started)
+            outcomes.append(outcome)
+            bar.set_postfix_str(f"{outcome.student}: {outcome.status} in {outcome.seconds:.0f} s")
+            bar.update(1)
+            feed()
     return sorted(outcomes, key=lambda o: o.student)

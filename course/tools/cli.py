@@ -2,7 +2,8 @@
 
     course release            regenerate release/hw2 from source/hw2 (with Open-in-Colab links)
     course collect ZIP        LMS bulk download (one .ipynb per student) -> submitted/, with times and LMS ids
-    course autograde          autograde submissions in parallel (--workers N, --student ID ...)
+    course autograde          autograde submissions in parallel (--workers N or --scheduler tcp://HOST:PORT,
+                              --student ID ...)
     course feedback           per-student HTML feedback (scores and messages, never hidden tests)
     course export             grades.csv, a figure per notebook; --lms canvas|moodle --roster CSV: the LMS's import file
     course similarity         pairs of submissions with much the same solution code (reports/similarity.html)
@@ -12,6 +13,7 @@
     course rubrics            the reference run whose plots the TAs' rubrics show (reports/reference/)
     course data fetch         download CIFAR-10 once into the grading data folder (needs the internet)
     course demo               all of the above on sample submissions, then a score table
+    course db start|stop|url  the course's own PostgreSQL gradebook server (export COURSE_DB_URL=$(course db url))
 """
 
 import argparse
@@ -26,13 +28,13 @@ from nbgrader.api import Gradebook
 from course.tools import autograde as autograding
 from course.data import cifar
 from course.pipeline.release import PLACEHOLDER_BASE, is_placeholder
-from course.tools import check_release, collect, export, late, lms_export, report, rubrics, samples, similarity
+from course.tools import check_release, collect, db, export, late, lms_export, report, rubrics, samples, similarity
 from course.tools.nbgrader_cmd import nbgrader
 from course.assignment import ASSIGNMENT
 from course.dburl import sqlite_path
 from course.pipeline.record import read_records
 from course.tools.grades import read_class_grades
-from course.tools.settings import course_config, db_url
+from course.tools.settings import course_config, db_url, grading_data_root
 
 
 def submitted_students(root: str) -> list[str]:
@@ -104,10 +106,13 @@ def cmd_collect(args):
 def cmd_autograde(args):
     course_config(args.root)
     students = args.student or submitted_students(args.root)
-    outcomes = autograding.autograde(args.root, students, db_url(args.root), workers=args.workers, force=args.force)
+    outcomes = autograding.autograde(args.root, students, db_url(args.root), workers=args.workers, force=args.force,
+                                     scheduler=args.scheduler)
     print(score_table(outcomes))
     failed = [o for o in outcomes if not o.ok]
-    print(f"\n{len(outcomes) - len(failed)} of {len(outcomes)} graded, "
+    skipped = sum(o.skipped for o in outcomes)
+    print(f"\n{len(outcomes) - len(failed)} of {len(outcomes)} graded"
+          + (f" ({skipped} already graded before)" if skipped else "") + ", "
           f"{sum(o.grader_errors for o in outcomes)} grader error(s), {len(failed)} failed"
           + (": " + ", ".join(f"{o.student} ({o.log})" for o in failed) if failed else ""))
     return 1 if failed else 0
@@ -212,14 +217,10 @@ def cmd_rubrics(args):
 
 
 def cmd_data(args):
-    """``course data fetch``: CIFAR-10 into the grading data folder, once, through torchvision's download."""
-    folder = cifar.fetch(grading_data_root(args.root))
+    """``course data fetch``: CIFAR-10 into the grading data folder (or ``--folder``, on a worker machine),
+    once, through torchvision's download."""
+    folder = cifar.fetch(args.folder or grading_data_root(args.root))
     print("CIFAR-10 is in", folder, "- grading evaluates trained models on its test split")
-
-
-def grading_data_root(root: str) -> str:
-    """The grading data folder of the course (``GuardedExecute.data_root``)."""
-    return course_config(root).get("GuardedExecute", {}).get("data_root", os.path.join(root, "data", "grading"))
 
 
 def cmd_demo(args):
@@ -238,12 +239,30 @@ def cmd_demo(args):
         print("sample Canvas download:", download.path)
         cmd_collect(argparse.Namespace(root=args.root, zip=download.path))
     status = cmd_autograde(argparse.Namespace(root=args.root, student=[s.student for s in class_],
-                                              workers=args.workers, force=True))
+                                              workers=args.workers, force=True, scheduler=None))
     cmd_feedback(argparse.Namespace(root=args.root, student=None))
     cmd_export(argparse.Namespace(root=args.root, lms=None))
     cmd_report(argparse.Namespace(root=args.root, out=None, threshold=similarity.SimilaritySettings.threshold,
                                   common_limit=similarity.SimilaritySettings.common_limit))
     return status
+
+
+def cmd_db(args):
+    folder = args.folder or db.server_folder(args.root)
+    try:
+        if args.action == "start":
+            server = db.start(folder, port=args.port, host=args.host)
+            print(f"Gradebook server running in {folder} on {server.host}:{server.port}. Use it with:\n"
+                  f"    export COURSE_DB_URL='{server.url}'\n"
+                  "then `course release` (or `nbgrader generate_assignment hw2`) to put the assignment into it.")
+        elif args.action == "stop":
+            print("Gradebook server stopped." if db.stop(folder) else "The gradebook server was not running.")
+        else:
+            print(db.load(folder).url)
+    except db.ServerError as error:
+        print(error, file=sys.stderr)
+        return 1
+    return 0
 
 
 def main(argv=None) -> int:
@@ -259,8 +278,10 @@ def main(argv=None) -> int:
     gather.set_defaults(run=cmd_collect)
     grade = commands.add_parser("autograde", help="autograde submissions in parallel")
     grade.add_argument("--student", action="append", help="only this student (repeatable)")
-    grade.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel graders (default: one per core)")
+    grade.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                       help="grading processes on this machine, without --scheduler (default: one per core)")
     grade.add_argument("--force", action="store_true", help="grade again students already graded")
+    grade.add_argument("--scheduler", help="grade on the Dask cluster of this scheduler (tcp://HOST:PORT) instead")
     grade.set_defaults(run=cmd_autograde)
     feedback = commands.add_parser("feedback", help="HTML feedback per student")
     feedback.add_argument("--student", action="append")
@@ -292,10 +313,19 @@ def main(argv=None) -> int:
     commands.add_parser("rubrics", help="the reference run the TAs' rubrics show").set_defaults(run=cmd_rubrics)
     data = commands.add_parser("data", help="the grading machine's data")
     data.add_argument("action", choices=["fetch"], help="fetch: download CIFAR-10 (once, needs the internet)")
+    data.add_argument("--folder", help="where to put it (default: the course's grading data folder; on a worker "
+                                       "machine, the folder its COURSE_GRADING_DATA names)")
     data.set_defaults(run=cmd_data)
     demo = commands.add_parser("demo", help="release, sample Canvas download, collect, autograde, feedback, export, report")
     demo.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     demo.set_defaults(run=cmd_demo)
+    server = commands.add_parser("db", help="the course's own PostgreSQL gradebook server")
+    server.add_argument("action", choices=["start", "stop", "url"])
+    server.add_argument("--folder", help=f"the server's folder (default: {db.SERVER_FOLDER}/ in the course)")
+    server.add_argument("--port", type=int, help="TCP port of a new server (default: a free one)")
+    server.add_argument("--host", default=db.LOOPBACK,
+                        help="address a new server listens on and workers reach it at (default: %(default)s)")
+    server.set_defaults(run=cmd_db)
     args = parser.parse_args(argv)
     args.root = os.path.abspath(args.root)
     os.chdir(args.root)

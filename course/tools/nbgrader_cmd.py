@@ -1,8 +1,18 @@
 """Running nbgrader's own commands from the course tools."""
 
 import os
+import shutil
 import subprocess
 import sys
+
+from course.dburl import without_credential_env
+from course.same_numbers import SAME_NUMBERS_ENV
+
+GRADING_THREADS = 1  # math-library threads of a grading process: one grading per core, no oversubscription
+THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+# Set by a Dask nanny for its worker's allocator; inherited by a grading, glibc would hand memory back to the
+# system after every training step (a hw2_cnn kernel then spends a third more CPU on page faults).
+WORKER_ONLY_ENV = ("MALLOC_TRIM_THRESHOLD_",)
 
 
 def environment() -> dict:
@@ -12,19 +22,41 @@ def environment() -> dict:
     return env
 
 
-def nbgrader(args: list[str], root: str, log_path: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    """``nbgrader <args>`` in the course folder ``root``; its output goes to ``log_path`` if given.
+def grading_environment() -> dict:
+    """The environment of an ``nbgrader autograde`` that grades into a private gradebook: no gradebook
+    address or password (it needs none, and its kernels must see none), one thread per math library (the
+    grader's own torch work stays on its core), the same CPU kernels as the grading kernel, and none of the
+    settings a Dask worker makes for itself."""
+    env = {name: value for name, value in without_credential_env(environment()).items() if name not in WORKER_ONLY_ENV}
+    env.update({name: str(GRADING_THREADS) for name in THREAD_ENV})
+    env.update(SAME_NUMBERS_ENV)
+    return env
+
+
+def dies_with_parent(command: list[str]) -> list[str]:
+    """``command`` run so that it is killed when the process that started it dies (util-linux's
+    ``setpriv --pdeathsig``; as it is where setpriv is missing): a grader killed mid-task leaves no
+    nbgrader behind (its kernel follows, as Jupyter kernels do when their parent goes)."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "KILL", "--", *command] if setpriv else command
+
+
+def nbgrader(args: list[str], root: str, log_path: str | None = None, check: bool = True,
+             env: dict | None = None) -> subprocess.CompletedProcess:
+    """``nbgrader <args>`` in the course folder ``root``, in ``env`` (default: :func:`environment`); its output
+    goes to ``log_path`` if given. It dies with this process.
 
     Raises:
         subprocess.CalledProcessError: when ``check`` and nbgrader fails.
     """
-    command = [os.path.join(os.path.dirname(sys.executable), "nbgrader"), *args]
+    command = dies_with_parent([os.path.join(os.path.dirname(sys.executable), "nbgrader"), *args])
+    env = environment() if env is None else env
     if log_path:
         os.makedirs(os.path.dirname(log_path), exist_ok=True)
         with open(log_path, "w") as log:
-            result = subprocess.run(command, cwd=root, env=environment(), stdout=log, stderr=subprocess.STDOUT)
+            result = subprocess.run(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     else:
-        result = subprocess.run(command, cwd=root, env=environment())
+        result = subprocess.run(command, cwd=root, env=env)
     if check and result.returncode != 0:
         raise subprocess.CalledProcessError(result.returncode, command)
     return result

@@ -1,0 +1,54 @@
+"""Where gradings run: a Dask cluster, either the instructor's (``--scheduler tcp://HOST:PORT``) or one made
+on this machine (``--workers N``: a ``distributed.LocalCluster`` of N single-threaded worker processes).
+
+A grading takes one unit of the worker resource ``grader``: a worker started with ``--resources grader=1``
+grades one notebook at a time, and a worker without it (a GPU-only worker, say) is never sent one. Dask
+retries a task whose worker died (up to ``distributed.scheduler.allowed-failures`` times, 3 by default)
+and then reports it as lost (``KilledWorker``).
+"""
+
+import logging
+from contextlib import contextmanager
+
+import dask
+from distributed import Client, LocalCluster
+
+from course.tools.db import local_worker_credentials
+
+GRADER = "grader"  # the worker resource one grading takes
+GRADING = {GRADER: 1}
+# A worker's statistical profiler samples its threads every 10 ms; a grading task only waits for nbgrader,
+# so it would cost the core the grading needs for nothing (workers made here; give `dask worker` the same).
+QUIET_WORKERS = {"distributed.worker.profile.enabled": False}
+
+
+class NoGrader(RuntimeError):
+    """The cluster has no worker that offers the ``grader`` resource."""
+
+
+def graders(client: Client) -> int:
+    """How many gradings the cluster's workers can run at once."""
+    return int(sum(w.get("resources", {}).get(GRADER, 0) for w in client.scheduler_info()["workers"].values()))
+
+
+@contextmanager
+def connect(scheduler: str | None, workers: int, db_url: str, dashboard: bool):
+    """A Dask client of the scheduler at ``scheduler``, else of a cluster of ``workers`` worker processes made
+    here (that log in to the gradebook ``db_url`` with its password file, and with a dashboard if asked for),
+    closed at the end.
+
+    Raises:
+        NoGrader: the scheduler's workers offer no ``grader`` resource (the message says how to start them).
+    """
+    if scheduler:
+        with Client(scheduler) as client:
+            if not graders(client):
+                raise NoGrader(f"No worker of the cluster at {scheduler} grades: start workers with "
+                               f"`dask worker {scheduler} --nthreads 1 --resources {GRADER}=1`.")
+            yield client
+        return
+    with local_worker_credentials(db_url) as credentials, dask.config.set(QUIET_WORKERS), \
+            LocalCluster(n_workers=max(workers, 1), threads_per_worker=1, processes=True, resources=GRADING,
+                         env=credentials, dashboard_address=":0" if dashboard else None,
+                         silence_logs=logging.ERROR) as local, Client(local) as client:
+        yield client
