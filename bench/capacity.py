@@ -94,7 +94,7 @@ def main() -> None:
             if notebook not in per_notebook:
                 students = submit(root, notebook, args.per_notebook)
                 per_notebook[notebook] = measured(lambda: grade(root, students, 1))[0] / args.per_notebook
-        print(f"\nseconds per submission on one worker: "
+        print("\nseconds per submission on one worker: "
               + ", ".join(f"{name} {seconds:.1f}" for name, seconds in per_notebook.items())
               + f"; a student: {sum(per_notebook.values()):.1f}")
         hours = args.students * sum(per_notebook.values()) / 3600

@@ -29,7 +29,7 @@ from sqlalchemy import create_engine, text
 
 from course.assignment import ASSIGNMENT
 from course.dburl import DB_URL_ENV, without_credential_env
-from course.pipeline.flag import FlagGraderErrors
+from course.pipeline.flag import FlagForInstructor
 from course.pipeline.execute import COURSE_RESOURCES
 from course.tools import cluster
 from course.tools.autograde import Outcome, autograde
@@ -336,7 +336,7 @@ def test_do_nbgrader_and_the_course_tools_work_on_the_postgresql_gradebook(batch
         nb = nbformat.v4.new_notebook()
         info = {"db_url": batch.url, "notebook": NOTEBOOK, "assignment": ASSIGNMENT, "student": "partial"}
         failed = {"grader_errors": ["test_conv2d_forward"]}
-        FlagGraderErrors().preprocess(nb, {"nbgrader": info, COURSE_RESOURCES: failed})
+        FlagForInstructor().preprocess(nb, {"nbgrader": info, COURSE_RESOURCES: failed})
         gradebook.db.expire_all()
         flagged = gradebook.find_grade("test_conv2d_forward", NOTEBOOK, ASSIGNMENT, "partial")
         assert flagged.auto_score is None and flagged.needs_manual_grade
