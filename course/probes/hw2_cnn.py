@@ -71,6 +71,15 @@ def train_classifier(namespace, name, kwargs, images, labels, test_images, steps
     return its logits on ``test_images`` (whose labels stay with the grader) and the loss curve."""
     torch.manual_seed(seed)
     model = lookup(namespace, name)(**kwargs)
+    losses = train_minibatches(model, images, labels, steps, batch_size, lr, seed)
+    with torch.no_grad():
+        logits = torch.cat([model(chunk) for chunk in test_images.split(256)])
+    return TrainedClassifier(logits, losses)
+
+
+def train_minibatches(model, images, labels, steps: int, batch_size: int, lr: float, seed: int) -> list[float]:
+    """Train ``model`` with Adam on ``steps`` random minibatches of (images (N, C, H, W), labels (N,)) drawn
+    with ``seed``; leaves it in eval mode and returns the loss of every step."""
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
     losses = []
@@ -83,9 +92,7 @@ def train_classifier(namespace, name, kwargs, images, labels, test_images, steps
         optimizer.step()
         losses.append(float(loss.detach()))
     model.eval()
-    with torch.no_grad():
-        logits = torch.cat([model(chunk) for chunk in test_images.split(256)])
-    return TrainedClassifier(logits, losses)
+    return losses
 
 
 def _linear_model(weight, bias):
