@@ -28,6 +28,6 @@ def test_does_a_grader_error_go_to_manual_grading_with_a_plain_message(scratch_c
         typo = gradebook.find_grade("test_typo", "hw2_cnn", "hw2", "zoe")
         solved = gradebook.find_grade("test_conv_output_size", "hw2_cnn", "hw2", "zoe")
         assert typo.auto_score is None and typo.needs_manual_grade
-        assert solved.auto_score == 2 and not solved.needs_manual_grade
+        assert solved.auto_score == solved.max_score > 0 and not solved.needs_manual_grade
     assert "Grader error in part hw2_cnn.no_such_part" in open(outcome.log).read()
     assert "not your fault" in cell_text(autograded_notebook(scratch_course, "zoe", "hw2_cnn"), "test_typo")
