@@ -108,7 +108,8 @@ def intruder_notebook(root: Path, server) -> str:
 
 def samples() -> list[Sample]:
     full = {NOTEBOOK: None}
-    return [Sample("complete", full, only=ONLY), Sample("partial", {NOTEBOOK: PARTIAL}, only=ONLY),
+    return [Sample("complete", full, only=ONLY, trained=True),  # its own run: stored weights, as from Colab
+            Sample("partial", {NOTEBOOK: PARTIAL}, only=ONLY),
             Sample("buggy", full, bugs=[b for b in DEMO_BUGS if b.notebook == NOTEBOOK], only=ONLY),
             Sample("colab", {NOTEBOOK: SECTIONS_1_TO_4}, through_colab=True, only=ONLY)]
 
