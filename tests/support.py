@@ -21,7 +21,7 @@ from course.tools.cli import course_config
 from course.tools import course_folder
 from course.assignment import ASSIGNMENT
 from course.tools.samples import Sample
-from sandboxed import REPO  # noqa: F401  (the tests' repository, for the tests that import it from here)
+from sandboxed import REPO
 
 
 SHARED_DATA = "COURSE_TEST_DATA"  # environment variable: the grading data every test course shares (conftest)
@@ -50,6 +50,19 @@ class Graded:
 
     def total(self, notebook: str) -> float:
         return sum(v or 0 for v in self.scores[notebook].values())
+
+
+def code_solutions_before(notebook: str, heading: str) -> set[str]:
+    """Grade ids of the code solution cells of the source ``notebook`` above its markdown cell that starts
+    with ``heading`` (``"## 5."``: the answers of sections 1 to 4), read from the notebook itself."""
+    nb = read(os.path.join(REPO, "source", ASSIGNMENT, f"{notebook}.ipynb"))
+    ids = set()
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and cell.source.startswith(heading):
+            return ids
+        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
+            ids.add(grade_id(cell))
+    raise ValueError(f"{notebook} has no heading {heading!r}")
 
 
 def autograded_cells(root: Path, notebook: str) -> dict[str, float]:

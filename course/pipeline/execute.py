@@ -24,6 +24,7 @@ student's cells in a sandboxed kernel (:mod:`course.sandbox`), cell by cell as n
 * a record of every part's and every cell's outcome and time is written for the instructor's tools.
 """
 
+import math
 import os
 import time
 import traceback
@@ -262,7 +263,7 @@ class GuardedExecute(Execute):
 
     def _run_student_cell(self, index, cell):
         started, outcome = time.monotonic(), "ran"
-        self.timeout = max(self.budget.limit(self.cell_limit), 1)
+        self.timeout = max(math.ceil(self.budget.limit(self.cell_limit)), 1)  # nbclient takes whole seconds
         try:
             self.execute_cell(cell, index, store_history=True)
             timed_out = any(o.output_type == "error" and o.ename == "CellTimeoutError" for o in cell.outputs)

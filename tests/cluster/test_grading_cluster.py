@@ -40,13 +40,11 @@ from course.tools.gradebook import extensions, grant
 from course.tools.nbgrader_cmd import nbgrader
 from course.tools.notebooks import read
 from course.tools.samples import DEMO_BUGS, Sample
-from support import autograded_cells, autograded_notebook, make_course
+from support import autograded_cells, autograded_notebook, code_solutions_before, make_course
 
 NOTEBOOK = "hw2_cnn"
 ONLY = {NOTEBOOK}
-SECTIONS_1_TO_4 = {"conv_output_size", "conv_layer_cost", "answers_output_size", "answers_table",
-                   "answers_big_layer", "answers_valid_conv", "conv2d_forward", "conv2d_backward", "worked_c",
-                   "worked_edges", "conv_sigmoid", "conv1d", "conv1d_shapes", "pooling", "pooling_answers"}
+SECTIONS_1_TO_4 = code_solutions_before(NOTEBOOK, "## 5.")
 PARTIAL = {"conv_output_size", "conv_layer_cost", "answers_output_size", "conv2d_forward", "worked_c", "pooling"}
 LONG_GRADINGS = {"complete", "buggy"}  # the worker killed is one grading these: it is surely mid-way
 KILL_AFTER = 10  # seconds a grading kernel has run student code before its worker is killed

@@ -30,12 +30,11 @@ from course.tools.nbgrader_cmd import nbgrader
 from course.tools.notebooks import fill, grade_id, read
 from course.tools.samples import Bug, plant
 from sandboxed import CONNECT, DAEMON, FORK_BOMB, printed_value, processes_with
-from support import autograded_cells, autograded_notebook, cell_text, make_course, postgres_server
+from support import (autograded_cells, autograded_notebook, cell_text, code_solutions_before, make_course,
+                     postgres_server)
 
 NOTEBOOK = "hw2_cnn"
-SECTIONS_1_TO_4 = ["conv_output_size", "conv_layer_cost", "answers_output_size", "answers_table", "answers_big_layer",
-                   "answers_valid_conv", "conv2d_forward", "conv2d_backward", "worked_c", "worked_edges", "conv_sigmoid",
-                   "conv1d", "conv1d_shapes", "pooling", "pooling_answers"]
+SECTIONS_1_TO_4 = code_solutions_before(NOTEBOOK, "## 5.")  # section 5 (training) left out
 SECTION_5_TESTS = {"test_build_table_net", "test_convnet_contract", "test_convnet_accuracy",
                    "test_get_loss_and_correct", "test_step"}
 # conv2d_forward returning zeros of the right shape: wrong, and the grader must see it whatever else happens.
@@ -547,7 +546,7 @@ def submit(root, student: str, attack: Attack, known: dict[str, str]) -> None:
     """Write the student's submission; ``known`` replaces placeholders (what a determined student could
     find out about the grading machine: its paths, its gradebook server's port)."""
     base = fill(read(os.path.join(root, "release", "hw2", f"{NOTEBOOK}.ipynb")),
-                read(os.path.join(root, "source", "hw2", f"{NOTEBOOK}.ipynb")), set(SECTIONS_1_TO_4))
+                read(os.path.join(root, "source", "hw2", f"{NOTEBOOK}.ipynb")), SECTIONS_1_TO_4)
     result = attack.change(base)
     folder = os.path.join(root, "submitted", student, "hw2")
     os.makedirs(folder, exist_ok=True)
