@@ -16,14 +16,15 @@ def prepare(root: str) -> dict[str, str]:
     """Make sure the grading data exists under ``root``: CIFAR-10 as ``course data fetch`` left it, or
     else the generated stand-in in the same layout (safe when several graders start at once).
 
-    Returns the environment variables that point the notebooks at it.
+    Returns the environment variables that point the notebooks at it: its real path, the one a sandboxed
+    kernel sees (the sandbox mounts folders at their real paths, not through links to them).
     """
     os.makedirs(root, exist_ok=True)
     with open(os.path.join(root, ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not cifar.is_present(root) or os.path.exists(os.path.join(cifar.folder(root), cifar.STANDIN_MARK)):
             cifar_standin.write_standin(root)
-    return {DATA_ENV: os.path.abspath(root)}
+    return {DATA_ENV: os.path.realpath(root)}
 
 
 def dataset_version(root: str) -> str:
