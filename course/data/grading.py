@@ -9,6 +9,7 @@ import os
 
 from course.data import cifar, cifar_standin
 
+READABLE = 0o555  # a data folder's rights for everyone: read and enter, never write
 DATA_ENV = "HW2_DATA"  # hw2_cnn reads CIFAR-10 from $HW2_DATA/cifar-10-batches-py when it is set
 
 
@@ -20,6 +21,8 @@ def prepare(root: str) -> dict[str, str]:
     kernel sees (the sandbox mounts folders at their real paths, not through links to them).
     """
     os.makedirs(root, exist_ok=True)
+    if os.stat(root).st_uid == os.getuid():  # the sandboxed kernel runs as its own uid: it must enter the folder
+        os.chmod(root, os.stat(root).st_mode | READABLE)
     with open(os.path.join(root, ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not cifar.is_present(root) or os.path.exists(os.path.join(cifar.folder(root), cifar.STANDIN_MARK)):
