@@ -13,7 +13,7 @@ data, weights stored, made once with `course samples --trained`'s code):
 Prints per notebook: seconds, protected / unprotected, and the seconds of grading per part kind (probes,
 weights evaluation, procedure re-runs) from the grading records; then all three notebooks' protected
 time over three floors (the target of issue 10: at most 5x) and protected over unprotected (at most 1.10x).
-Run: .venv/bin/python bench/autograde_overhead.py [--repeat N]
+Run: .venv/bin/python bench/autograde_overhead.py [--repeat N]  ($COURSE_TRAINED_CACHE: reuse student runs made before)
 """
 
 import os
@@ -86,7 +86,7 @@ def main() -> None:
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
         data = os.path.join(scratch, "data")
-        os.environ["COURSE_TRAINED_CACHE"] = os.path.join(scratch, "trained")
+        os.environ.setdefault("COURSE_TRAINED_CACHE", os.path.join(scratch, "trained"))  # or a cache of earlier runs
         protected, unprotected = os.path.join(scratch, "protected"), os.path.join(scratch, "unprotected")
         for root in (protected, unprotected):
             os.makedirs(root)
