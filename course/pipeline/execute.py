@@ -51,6 +51,7 @@ from course.pipeline.budget import NotebookBudget
 from course.pipeline.markers import grade_id, is_test_cell, part_ids
 from course.pipeline.record import CellRecord, FailedCheck, GradingRecord, PartRecord, RunRecord
 from course.pipeline.sanitize import UNREADABLE_MARKER
+from course.pipeline.output_limit import keep_within
 from course.pipeline.submitted import COURSE_METADATA, NOT_RUN_NOTE, labelled, note
 from course.pipeline.workspace import Workspace, confined_kernel, denied_paths
 from course.sandbox.bubblewrap import KERNEL_UID
@@ -72,14 +73,6 @@ def is_colab_only(cell) -> bool:
 def is_manually_graded_code(cell) -> bool:
     """A code cell a TA grades: its outputs are evidence."""
     return cell.cell_type == "code" and utils.is_grade(cell) and utils.is_solution(cell)
-
-
-def _output_size(output) -> int:
-    if output.get("output_type") == "stream":
-        return len(output.get("text", ""))
-    if output.get("output_type") == "error":
-        return sum(len(line) for line in output.get("traceback", [])) + len(output.get("evalue", ""))
-    return sum(len(value) if isinstance(value, str) else len(str(value)) for value in output.get("data", {}).values())
 
 
 class GuardedExecute(Execute):
@@ -251,15 +244,8 @@ class GuardedExecute(Execute):
         out = super().output(outs, msg, display_id, cell_index)
         if out is None:
             return out
-        used = self._output_bytes.get(cell_index, 0)
-        if used >= self.max_output_bytes:
-            outs.pop()
-            return None
-        self._output_bytes[cell_index] = used + _output_size(out)
-        if self._output_bytes[cell_index] >= self.max_output_bytes:
-            outs.append(note(f"The output of this cell was cut at {self.max_output_bytes // 1000} kB; the rest was "
-                             "dropped (print less, e.g. a summary every few hundred steps)."))
-        return out
+        self._output_bytes[cell_index] = keep_within(outs, self._output_bytes.get(cell_index, 0), self.max_output_bytes)
+        return out if any(kept is out for kept in outs) else None
 
     def _run_student_cell(self, index, cell):
         started, outcome = time.monotonic(), "ran"

@@ -386,8 +386,7 @@ torch.equal = lambda *a, **k: True
 torch.Tensor.__eq__ = lambda self, other: torch.ones((), dtype=torch.bool)
 torch.Tensor.__sub__ = lambda self, other: torch.zeros_like(self)
 numpy.allclose = lambda *a, **k: True
-""")), zeroed=CONV_TESTS, spared={"test_worked_c", "test_worked_edges", "test_conv_sigmoid", "test_pooling_answers",
-                                   "test_conv2d_backward"}),
+""")), zeroed=CONV_TESTS, spared=CONV_SPARED | {"test_tiny_net_gradients"}),  # its own maths breaks without `-`
     "rigged-tensor": Attack(1, with_wrong_conv(add_cell("conv2d_forward", """
 class Agreeable(torch.Tensor):
     def __eq__(self, other): return True
