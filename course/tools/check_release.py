@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from course.tools.notebooks import fill, notebook_paths, read
 from course.tools.samples import trained
 
-COLAB_PACKAGES = {"torch", "torchvision", "numpy", "matplotlib", "tqdm"}
+# What Colab's runtime has without a pip install ("google": google.colab, Colab's own module).
+COLAB_PACKAGES = {"torch", "torchvision", "numpy", "matplotlib", "tqdm", "PIL", "IPython", "google"}
 
 
 @dataclass

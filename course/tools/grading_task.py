@@ -3,8 +3,9 @@
 The task carries the student's submitted files; the course's bundle (sent to each worker once) carries the
 small course files nbgrader needs: ``nbgrader_config.py``, the release notebooks (they stand in for an
 unreadable submission), the assignment's source folder (its notebooks hold the TAs' rubrics), the reference
-run the rubrics show, and a gradebook template with the assignment's structure. Workers are the course's own
-machines: they hold the graders and the reference solutions anyway, and a student's kernel sees none of it. The worker lays them out as a private course folder, runs the course's protected
+run the rubrics show, the late policy's extensions file, and a gradebook template with the assignment's
+structure. Workers are the course's own machines: they hold the graders and the reference solutions anyway,
+and a student's kernel sees none of it. The worker lays them out as a private course folder, runs the protected
 ``nbgrader autograde`` there into a private SQLite copy of the template, and returns the autograded notebooks,
 the grading records and the log. With a gradebook server, the worker then merges the student into it in one
 transaction (the task names the server without credentials: a worker has its own, the libpq way); otherwise
@@ -27,8 +28,10 @@ from course.data import grading as grading_data
 from course.dburl import SQLITE_FILE, sqlite_path, sqlite_url
 from course.pipeline.rubrics import REFERENCE_FOLDER
 from course.pipeline.record import GradingRecord, read_records
+from course.tools import late
 from course.tools.gradebook import grant, merge_student, write_template
 from course.tools.nbgrader_cmd import grading_environment, nbgrader
+from course.tools.settings import course_config
 
 CONFIG = "nbgrader_config.py"
 GRADEBOOK = SQLITE_FILE  # the private gradebook, where nbgrader_config.py looks by default
@@ -109,11 +112,25 @@ def course_bundle(root: str, db_url: str, data_root: str) -> CourseBundle:
                          (REFERENCE_FOLDER, lambda path: path.endswith(".ipynb"))):
         for relative, copy in read_tree(os.path.join(root, folder), keep).items():
             files[os.path.join(folder, relative)] = copy
+    files.update(course_files_of_policy(root))
     with tempfile.TemporaryDirectory() as scratch:
         with open(sqlite_path(write_template(db_url, os.path.join(scratch, GRADEBOOK))), "rb") as f:
             template = f.read()
     data_root = os.path.abspath(data_root)
     return CourseBundle(package_fingerprint(), files, template, data_root, grading_data.dataset_version(data_root))
+
+
+def course_files_of_policy(root: str) -> dict[str, FileCopy]:
+    """The files of the course in ``root`` that its late policy reads (the extensions CSV), when they lie in
+    the course folder: a worker's private course folder then has them at the place the configuration names."""
+    extensions = late.policy(course_config(root)).extensions
+    if not extensions or not os.path.isfile(extensions):
+        return {}
+    relative = os.path.relpath(os.path.realpath(extensions), os.path.realpath(root))
+    if relative.startswith(os.pardir):
+        return {}  # outside the course: read where the configuration names it (the same machine, or a shared path)
+    with open(extensions, "rb") as f:
+        return {relative: FileCopy(f.read(), 0o644)}
 
 
 @dataclass(frozen=True)
