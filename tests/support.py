@@ -20,7 +20,7 @@ from course.tools.autograde import Outcome, autograde
 from course.tools.cli import course_config
 from course.tools import course_folder
 from course.assignment import ASSIGNMENT
-from course.tools.samples import Sample
+from course.tools.samples import Sample, submit_all
 from sandboxed import REPO
 
 
@@ -98,8 +98,7 @@ def formgrader_page(root: Path, student: str, notebook: str) -> str:
 
 def grade(root: Path, samples: list[Sample], workers: int = 2) -> dict[str, Graded]:
     """Submit ``samples``, autograde them with the course's parallel tool, and read the gradebook."""
-    for sample in samples:
-        sample.submit(str(root))
+    submit_all(str(root), samples)
     url = course_config(str(root)).CourseDirectory.db_url
     outcomes = autograde(str(root), [s.student for s in samples], url, workers=workers, force=True, progress=False)
     graded = {}

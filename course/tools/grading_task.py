@@ -6,10 +6,11 @@ unreadable submission), the assignment's source folder (its notebooks hold the T
 run the rubrics show, the late policy's extensions file, and a gradebook template with the assignment's
 structure. Workers are the course's own machines: they hold the graders and the reference solutions anyway,
 and a student's kernel sees none of it. The worker lays them out as a private course folder, runs the protected
-``nbgrader autograde`` there into a private SQLite copy of the template, and returns the autograded notebooks,
-the grading records and the log. With a gradebook server, the worker then merges the student into it in one
-transaction (the task names the server without credentials: a worker has its own, the libpq way); otherwise
-the private gradebook goes back to the instructor's process, which merges it.
+``nbgrader autograde`` there (forked from the worker's warm nbgrader, :mod:`course.tools.warm_nbgrader`) into a
+private SQLite copy of the template, and returns the autograded notebooks, the grading records and the log.
+With a gradebook server, the worker then merges the student into it in one transaction (the task names the
+server without credentials: a worker has its own, the libpq way); otherwise the private gradebook goes back
+to the instructor's process, which merges it.
 """
 
 import datetime
@@ -30,8 +31,9 @@ from course.pipeline.rubrics import REFERENCE_FOLDER
 from course.pipeline.record import GradingRecord, read_records
 from course.tools import late
 from course.tools.gradebook import grant, merge_student, write_template
-from course.tools.nbgrader_cmd import grading_environment, nbgrader
+from course.tools.nbgrader_cmd import grading_environment
 from course.tools.settings import course_config
+from course.tools.warm_nbgrader import run_warm
 
 CONFIG = "nbgrader_config.py"
 GRADEBOOK = SQLITE_FILE  # the private gradebook, where nbgrader_config.py looks by default
@@ -226,9 +228,9 @@ def grade_submission(task: GradingTask, bundle: CourseBundle) -> GradedSubmissio
         if task.extension is not None:
             grant(private, ASSIGNMENT, task.student, task.extension)
         data = worker_data_root(bundle)
-        result = nbgrader(["autograde", ASSIGNMENT, "--student", task.student, "--force",
+        result = run_warm(["autograde", ASSIGNMENT, "--student", task.student, "--force",
                            f"--CourseDirectory.db_url={private}", f"--GuardedExecute.data_root={data}"],
-                          root, log_path=os.path.join(root, LOG), check=False, env=grading_environment())
+                          root, os.path.join(root, LOG), grading_environment())
         graded = GradedSubmission(task.student, result.returncode == 0, 0.0, socket.gethostname(),
                                   open(os.path.join(root, LOG)).read())
         autograded = os.path.join(root, "autograded", task.student, ASSIGNMENT)

@@ -10,6 +10,8 @@ whose plots the rubrics show.
 import hashlib
 import logging
 import os
+import threading
+from collections import defaultdict
 
 import nbformat
 from jupyter_core.utils import run_sync
@@ -23,6 +25,7 @@ from course.sandbox.bubblewrap import KERNEL_UID
 CELL_TIMEOUT = 1800  # seconds: a training cell of a notebook run as in Colab, on one CPU thread
 STUDENT_PROCESSES = 256  # processes and threads the kernel may run (DataLoader workers included)
 LOG = logging.getLogger(__name__)
+_running = defaultdict(threading.Lock)  # cache key -> held while that run is made: threads wait, not run it twice
 
 
 def run_as_student(nb, data_root: str, course_root: str, threads: int = 1):
@@ -48,13 +51,15 @@ def run_as_student(nb, data_root: str, course_root: str, threads: int = 1):
 
 
 def cached_run(nb, data_root: str, course_root: str, cache_dir: str):
-    """:func:`run_as_student`, kept in ``cache_dir`` by the notebook's content and the data it ran on."""
+    """:func:`run_as_student`, kept in ``cache_dir`` by the notebook's content and the data it ran on (threads
+    asking for the same run while it is made wait for it)."""
     key = hashlib.sha256((nbformat.writes(nb) + grading_data.dataset_version(data_root)).encode()).hexdigest()
     path = os.path.join(cache_dir, f"{key[:24]}.ipynb")
-    if os.path.exists(path):
-        return nbformat.read(path, as_version=4)
-    executed = run_as_student(nb, data_root, course_root)
-    os.makedirs(cache_dir, exist_ok=True)
-    nbformat.write(executed, path + ".part")
-    os.replace(path + ".part", path)
-    return executed
+    with _running[path]:
+        if os.path.exists(path):
+            return nbformat.read(path, as_version=4)
+        executed = run_as_student(nb, data_root, course_root)
+        os.makedirs(cache_dir, exist_ok=True)
+        nbformat.write(executed, path + ".part")
+        os.replace(path + ".part", path)
+        return executed

@@ -39,7 +39,7 @@ from course.tools.export import write_grades_csv
 from course.tools.gradebook import extensions, grant
 from course.tools.nbgrader_cmd import nbgrader
 from course.tools.notebooks import read
-from course.tools.samples import DEMO_BUGS, Sample
+from course.tools.samples import DEMO_BUGS, Sample, submit_all
 from support import autograded_cells, autograded_notebook, code_solutions_before, make_course
 
 NOTEBOOK = "hw2_cnn"
@@ -113,8 +113,7 @@ def samples() -> list[Sample]:
 
 
 def submit(root: Path, intruder: str) -> list[str]:
-    for sample in samples():
-        sample.submit(str(root))
+    submit_all(str(root), samples())
     folder = root / "submitted" / "intruder" / ASSIGNMENT
     folder.mkdir(parents=True)
     (folder / f"{NOTEBOOK}.ipynb").write_text(intruder)
@@ -127,26 +126,34 @@ class Killed:
 
     student: str
     worker: int
-    nbgrader: int
+    graders: list[int]  # its warm nbgrader and the nbgrader autograde forked from it
     kernels: list[int]
+
+
+def grading_process(proc: psutil.Process, workers: set[int]) -> tuple[str, int] | None:
+    """(student, worker pid) if ``proc`` is a worker's ``nbgrader autograde`` (forked by the worker's warm
+    nbgrader, in the private course folder ``grading-<student>-...``), else None."""
+    folder = os.path.basename(proc.cwd())
+    worker = next((p.pid for p in proc.parents() if p.pid in workers), None)
+    if not folder.startswith("grading-") or worker is None or proc.parent().pid in workers:
+        return None
+    return folder.removeprefix("grading-").rsplit("-", 1)[0], worker
 
 
 def kill_a_grading_worker(workers: set[int], stop: threading.Event, found: list) -> None:
     """Wait until a worker in ``workers`` runs ``nbgrader autograde`` of a long grading whose kernel has run
     student code for KILL_AFTER seconds, then kill that worker with SIGKILL (recorded in ``found``)."""
     while not stop.wait(0.5):
-        for proc in psutil.process_iter(["cmdline", "ppid"]):
-            command = proc.info["cmdline"] or []
-            if proc.info["ppid"] not in workers or "autograde" not in command or "--student" not in command:
-                continue
-            student = command[command.index("--student") + 1]
+        for proc in psutil.process_iter():
             try:
+                grading = grading_process(proc, workers)
                 kernels = [k for k in proc.children(recursive=True) if "course.sandbox.kernel" in k.cmdline()]
             except psutil.Error:
                 continue
-            if student in LONG_GRADINGS and any(time.time() - k.create_time() > KILL_AFTER for k in kernels):
-                os.kill(proc.info["ppid"], signal.SIGKILL)
-                found.append(Killed(student, proc.info["ppid"], proc.pid, [k.pid for k in kernels]))
+            if grading and grading[0] in LONG_GRADINGS and any(time.time() - k.create_time() > KILL_AFTER for k in kernels):
+                student, worker = grading
+                os.kill(worker, signal.SIGKILL)
+                found.append(Killed(student, worker, [proc.ppid(), proc.pid], [k.pid for k in kernels]))
                 return
 
 
@@ -261,7 +268,7 @@ def test_does_a_worker_killed_while_it_grades_cost_no_grade_and_no_duplicate_row
     assert counts == row_counts(sqlite_url_of(batch.sqlite_course), batch.students)
     assert all(grades == distinct and submissions == 1 for submissions, _, grades, distinct in counts.values())
     left = []
-    for pid in [killed.nbgrader, *killed.kernels]:
+    for pid in [*killed.graders, *killed.kernels]:
         try:
             left.append(psutil.Process(pid))
         except psutil.NoSuchProcess:

@@ -294,6 +294,10 @@ def forge_test_cell(nb):
 CONV_SPARED = {"test_conv2d_backward", "test_worked_c", "test_worked_edges", "test_conv_sigmoid", "test_pooling_answers"}
 # The limits of the graded batch (short, so that hangs end quickly here): seconds.
 ATTACK_LIMITS = {"probe": 10, "grace": 5, "cell": 40, "budget": 240}
+# Gradings that mostly wait for a limit to run out: started first, they wait beside the others, not after them.
+# Three workers on two cores: while one waits out a limit, two grade.
+BATCH_WORKERS = 3
+WAIT_OUT_LIMITS = {"slow-cells", "hang-in-own-cell", "deaf-hang-in-part", "hang-in-part", "endless-max-pool-backward"}
 
 LIBRARY_IN_THREAD = """
 import threading
@@ -574,11 +578,11 @@ def attacked(tmp_path_factory):
             submit(root, student, attack, known)
         submit(root, "honest", Attack(0, lambda nb: nb), known)
         submit(root, "honest-again", Attack(0, lambda nb: nb), known)
-        students = sorted(ATTACKS) + ["honest", "honest-again"]
+        students = sorted(ATTACKS, key=lambda student: (student not in WAIT_OUT_LIMITS, student)) + ["honest", "honest-again"]
         os.environ["COURSE_DB_URL"] = server.url  # the grading processes hold the server's password
         try:
             outcomes = {o.student: o
-                        for o in autograde(str(root), students, url, workers=2, force=True, progress=False)}
+                        for o in autograde(str(root), students, url, workers=BATCH_WORKERS, force=True, progress=False)}
         finally:
             del os.environ["COURSE_DB_URL"]
     return root, outcomes, scores_of(root)
@@ -624,9 +628,9 @@ def test_is_grading_deterministic_cell_by_cell(attacked):
     root, outcomes, scores = attacked
     first = {s: dict(v) for s, v in scores.items()}
     url = course_config(str(root)).CourseDirectory.db_url
-    autograde(str(root), ["flipped-metadata", "noisy", "rigged-tensor"], url, workers=2, force=True, progress=False)
+    autograde(str(root), ["flipped-metadata", "rigged-tensor"], url, workers=2, force=True, progress=False)
     again = scores_of(root)
-    for student in ("flipped-metadata", "noisy", "rigged-tensor"):
+    for student in ("flipped-metadata", "rigged-tensor"):
         assert again[student] == first[student]
 
 

@@ -1,0 +1,51 @@
+"""A worker's warm nbgrader: real nbgrader commands forked from one server, each in its own folder and
+environment, its output in its own log."""
+
+import os
+import signal
+import sqlite3
+
+from course.tools.nbgrader_cmd import environment
+from course.tools.warm_nbgrader import _servers, run_warm
+
+CONFIG = 'import os\nc = get_config()\nc.CourseDirectory.db_url = "sqlite:///" + os.environ["WHERE_TO"]\n'
+
+
+def course(folder) -> str:
+    folder.mkdir()
+    (folder / "nbgrader_config.py").write_text(CONFIG)
+    return str(folder)
+
+
+def students(path) -> list[str]:
+    return [row[0] for row in sqlite3.connect(path).execute("select id from student order by id")]
+
+
+def test_does_each_command_run_in_its_folder_with_its_environment_and_log(tmp_path):
+    gradebook = tmp_path / "elsewhere.db"
+    env = {**environment(), "WHERE_TO": str(gradebook)}
+    first, second = course(tmp_path / "first"), course(tmp_path / "second")
+    added = run_warm(["db", "student", "add", "bob"], first, str(tmp_path / "first.log"), env)
+    listed = run_warm(["db", "student", "list"], second, str(tmp_path / "second.log"), env)
+    assert added.returncode == 0 and listed.returncode == 0, (tmp_path / "first.log").read_text()
+    assert students(gradebook) == ["bob"]  # each read its own folder's config and this environment
+    assert "bob" in (tmp_path / "second.log").read_text()
+
+
+def test_does_a_failing_command_return_its_exit_status_and_its_message(tmp_path):
+    env = {**environment(), "WHERE_TO": str(tmp_path / "gradebook.db")}
+    result = run_warm(["autograde", "no-such-assignment"], course(tmp_path / "c"), str(tmp_path / "log"), env)
+    assert result.returncode != 0 and "no-such-assignment" in (tmp_path / "log").read_text()
+
+
+def test_is_the_server_kept_for_many_commands_and_started_again_when_it_died(tmp_path):
+    env = {**environment(), "WHERE_TO": str(tmp_path / "gradebook.db")}
+    root = course(tmp_path / "c")
+    run_warm(["db", "student", "add", "ann"], root, str(tmp_path / "1.log"), env)
+    server = _servers.server.process.pid
+    run_warm(["db", "student", "add", "ben"], root, str(tmp_path / "2.log"), env)
+    assert _servers.server.process.pid == server
+    os.kill(server, signal.SIGKILL)
+    _servers.server.process.wait()
+    assert run_warm(["db", "student", "add", "cat"], root, str(tmp_path / "3.log"), env).returncode == 0
+    assert _servers.server.process.pid != server and students(tmp_path / "gradebook.db") == ["ann", "ben", "cat"]
