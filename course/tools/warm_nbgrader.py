@@ -74,9 +74,13 @@ def serve() -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         child = os.fork()
-        if child == 0:
-            die_with_parent()
-            os._exit(run_command(request))
+        if child == 0:  # never returns to this loop, whatever happens: only the server reads the requests
+            status = 1
+            try:
+                die_with_parent()
+                status = run_command(request)
+            finally:
+                os._exit(status)
         _, status = os.waitpid(child, 0)
         replies.write(json.dumps({"returncode": os.waitstatus_to_exitcode(status)}) + "\n")
         replies.flush()

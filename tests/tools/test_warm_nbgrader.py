@@ -49,3 +49,12 @@ def test_is_the_server_kept_for_many_commands_and_started_again_when_it_died(tmp
     _servers.server.process.wait()
     assert run_warm(["db", "student", "add", "cat"], root, str(tmp_path / "3.log"), env).returncode == 0
     assert _servers.server.process.pid != server and students(tmp_path / "gradebook.db") == ["ann", "ben", "cat"]
+
+
+def test_does_a_command_that_cannot_start_fail_alone(tmp_path):
+    env = {**environment(), "WHERE_TO": str(tmp_path / "gradebook.db")}
+    missing = run_warm(["db", "student", "list"], str(tmp_path / "no-such-folder"), str(tmp_path / "1.log"), env)
+    assert missing.returncode != 0
+    root = course(tmp_path / "c")
+    assert run_warm(["db", "student", "add", "ann"], root, str(tmp_path / "2.log"), env).returncode == 0
+    assert students(tmp_path / "gradebook.db") == ["ann"]
