@@ -1,7 +1,8 @@
 """Running nbgrader's own commands from the course tools."""
 
+import ctypes
 import os
-import shutil
+import signal
 import subprocess
 import sys
 
@@ -33,12 +34,18 @@ def grading_environment() -> dict:
     return env
 
 
-def dies_with_parent(command: list[str]) -> list[str]:
-    """``command`` run so that it is killed when the process that started it dies (util-linux's
-    ``setpriv --pdeathsig``; as it is where setpriv is missing): a grader killed mid-task leaves no
-    nbgrader behind (its kernel follows, as Jupyter kernels do when their parent goes)."""
-    setpriv = shutil.which("setpriv")
-    return [setpriv, "--pdeathsig", "KILL", "--", *command] if setpriv else command
+PR_SET_PDEATHSIG = 1  # prctl(2)
+_prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up here: a forked child before exec only calls it
+
+
+def die_with_parent() -> None:
+    """Make Linux send this process SIGKILL when its parent dies (and die now if it already has). Called in a
+    child between fork and exec, or first thing in a server: a grader killed mid-task leaves no nbgrader
+    behind (its kernels follow, as Jupyter kernels do when their parent goes)."""
+    parent = os.getppid()
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def nbgrader(args: list[str], root: str, log_path: str | None = None, check: bool = True,
@@ -49,14 +56,15 @@ def nbgrader(args: list[str], root: str, log_path: str | None = None, check: boo
     Raises:
         subprocess.CalledProcessError: when ``check`` and nbgrader fails.
     """
-    command = dies_with_parent([os.path.join(os.path.dirname(sys.executable), "nbgrader"), *args])
+    command = [os.path.join(os.path.dirname(sys.executable), "nbgrader"), *args]
     env = environment() if env is None else env
     if log_path:
         os.makedirs(os.path.dirname(log_path), exist_ok=True)
         with open(log_path, "w") as log:
-            result = subprocess.run(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+            result = subprocess.run(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                    preexec_fn=die_with_parent)
     else:
-        result = subprocess.run(command, cwd=root, env=env)
+        result = subprocess.run(command, cwd=root, env=env, preexec_fn=die_with_parent)
     if check and result.returncode != 0:
         raise subprocess.CalledProcessError(result.returncode, command)
     return result

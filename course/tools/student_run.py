@@ -11,7 +11,6 @@ import hashlib
 import logging
 import os
 import threading
-from collections import defaultdict
 
 import nbformat
 from jupyter_core.utils import run_sync
@@ -25,7 +24,7 @@ from course.sandbox.bubblewrap import KERNEL_UID
 CELL_TIMEOUT = 1800  # seconds: a training cell of a notebook run as in Colab, on one CPU thread
 STUDENT_PROCESSES = 256  # processes and threads the kernel may run (DataLoader workers included)
 LOG = logging.getLogger(__name__)
-_running = defaultdict(threading.Lock)  # cache key -> held while that run is made: threads wait, not run it twice
+_running: dict[str, threading.Lock] = {}  # cache key -> held while that run is made: threads wait, not run it twice
 
 
 def run_as_student(nb, data_root: str, course_root: str, threads: int = 1):
@@ -55,7 +54,7 @@ def cached_run(nb, data_root: str, course_root: str, cache_dir: str):
     asking for the same run while it is made wait for it)."""
     key = hashlib.sha256((nbformat.writes(nb) + grading_data.dataset_version(data_root)).encode()).hexdigest()
     path = os.path.join(cache_dir, f"{key[:24]}.ipynb")
-    with _running[path]:
+    with _running.setdefault(path, threading.Lock()):  # one lock per key, whichever thread asks first
         if os.path.exists(path):
             return nbformat.read(path, as_version=4)
         executed = run_as_student(nb, data_root, course_root)

@@ -13,7 +13,6 @@ Protocol: one JSON request a line on the server's stdin (``args``, ``cwd``, ``lo
 a line on its stdout (``returncode``).
 """
 
-import ctypes
 import importlib
 import json
 import os
@@ -24,18 +23,10 @@ import threading
 import traceback
 
 from course.assignment import NOTEBOOKS
+from course.tools.nbgrader_cmd import die_with_parent
 
 PRELOAD = ("nbgrader.apps", "nbgrader.preprocessors", "nbconvert.exporters", "sqlalchemy.dialects.sqlite",
            "course.pipeline.execute", "course.grade.checker", *(f"course.grade.{name}" for name in NOTEBOOKS))
-PR_SET_PDEATHSIG = 1  # prctl(2)
-
-
-def die_with_parent() -> None:
-    """Make the kernel send this process SIGKILL when its parent dies (and die now if it already has)."""
-    parent = os.getppid()
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:
-        os._exit(1)
 
 
 def run_command(request: dict) -> int:
