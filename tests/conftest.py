@@ -6,6 +6,7 @@ here, before anything imports torch, for this process and every kernel it starts
 
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -14,7 +15,7 @@ from course.same_numbers import SAME_NUMBERS_ENV
 os.environ.update(SAME_NUMBERS_ENV)
 
 from course.probes.common import torch_threads  # noqa: E402  (imports torch)
-from support import REPO, SHARED_DATA, make_course  # noqa: E402
+from support import REPO, SHARED_DATA, make_course, runs_ahead  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -31,6 +32,24 @@ def course_dir(tmp_path_factory):
     """A copy of the course (config and source notebooks) with ``release/`` and the gradebook made by
     ``nbgrader generate_assignment``, as an instructor's first command would."""
     return make_course(tmp_path_factory.mktemp("course"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def student_runs(request, shared_data):
+    """The students' own runs of the trained samples the collected modules use (``support.run_ahead``),
+    made one at a time in a thread from the start of the session; a module that needs one before it is
+    made waits for it (one run per notebook content, see ``course.tools.student_run.cached_run``). A run
+    that fails here fails again, with its message, in the module that needs it."""
+    samples = runs_ahead()
+    if not samples:
+        yield
+        return
+    root = str(request.getfixturevalue("course_dir"))
+    with ThreadPoolExecutor(1, thread_name_prefix="student-runs") as pool:
+        for sample in samples:
+            pool.submit(sample.notebooks, root)
+        yield
+        pool.shutdown(cancel_futures=True)
 
 
 @pytest.fixture(scope="session")

@@ -27,6 +27,21 @@ from sandboxed import REPO
 SHARED_DATA = "COURSE_TEST_DATA"  # environment variable: the grading data every test course shares (conftest)
 
 
+_RUN_AHEAD: list[Sample] = []  # trained samples the collected modules use, in the order they were collected
+
+
+def run_ahead(samples: list[Sample]) -> list[Sample]:
+    """``samples``, whose students' own runs (the trained ones') the session makes one after another in the
+    background from its start (conftest's ``student_runs``), on the core the unit tests leave free: the
+    module that grades them finds the runs made. Call it where the module is collected; returns ``samples``."""
+    _RUN_AHEAD.extend(sample for sample in samples if sample.trained)
+    return samples
+
+
+def runs_ahead() -> list[Sample]:
+    return list(_RUN_AHEAD)
+
+
 def make_course(root: Path) -> Path:
     """A throw-away course folder in ``root`` with the release generated (see course_folder), sharing the
     session's grading data (the CIFAR-10 stand-in is generated once)."""

@@ -40,7 +40,7 @@ from course.tools.gradebook import extensions, grant
 from course.tools.nbgrader_cmd import nbgrader
 from course.tools.notebooks import read
 from course.tools.samples import DEMO_BUGS, Sample, submit_all
-from support import autograded_cells, autograded_notebook, code_solutions_before, make_course
+from support import autograded_cells, autograded_notebook, code_solutions_before, make_course, run_ahead
 
 NOTEBOOK = "hw2_cnn"
 ONLY = {NOTEBOOK}
@@ -104,20 +104,18 @@ def intruder_notebook(root: Path, server) -> str:
     return nbformat.writes(nb)
 
 
-def samples() -> list[Sample]:
-    full = {NOTEBOOK: None}
-    return [Sample("complete", full, only=ONLY, trained=True),  # its own run: stored weights, as from Colab
-            Sample("partial", {NOTEBOOK: PARTIAL}, only=ONLY),
-            Sample("buggy", full, bugs=[b for b in DEMO_BUGS if b.notebook == NOTEBOOK], only=ONLY),
-            Sample("colab", {NOTEBOOK: SECTIONS_1_TO_4}, through_colab=True, only=ONLY)]
+SAMPLES = run_ahead([Sample("complete", {NOTEBOOK: None}, only=ONLY, trained=True),  # its own run: weights, as from Colab
+                     Sample("partial", {NOTEBOOK: PARTIAL}, only=ONLY),
+                     Sample("buggy", {NOTEBOOK: None}, bugs=[b for b in DEMO_BUGS if b.notebook == NOTEBOOK], only=ONLY),
+                     Sample("colab", {NOTEBOOK: SECTIONS_1_TO_4}, through_colab=True, only=ONLY)])
 
 
 def submit(root: Path, intruder: str) -> list[str]:
-    submit_all(str(root), samples())
+    submit_all(str(root), SAMPLES)
     folder = root / "submitted" / "intruder" / ASSIGNMENT
     folder.mkdir(parents=True)
     (folder / f"{NOTEBOOK}.ipynb").write_text(intruder)
-    return [s.student for s in samples()] + ["intruder"]
+    return [s.student for s in SAMPLES] + ["intruder"]
 
 
 @dataclass

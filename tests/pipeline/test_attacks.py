@@ -293,7 +293,8 @@ def forge_test_cell(nb):
 
 CONV_SPARED = {"test_conv2d_backward", "test_worked_c", "test_worked_edges", "test_conv_sigmoid", "test_pooling_answers"}
 # The limits of the graded batch (short, so that hangs end quickly here): seconds.
-ATTACK_LIMITS = {"probe": 10, "grace": 5, "cell": 40, "budget": 240}
+ATTACK_LIMITS = {"probe": 10, "grace": 5, "cell": 20, "budget": 120}
+SLOW_CELL = ATTACK_LIMITS["cell"] - 5  # seconds a cell of "slow-cells" sleeps: each fits its limit, all overrun the budget
 # Gradings that mostly wait for a limit to run out: started first, they wait beside the others, not after them.
 # Three workers on two cores: while one waits out a limit, two grade.
 BATCH_WORKERS = 3
@@ -520,7 +521,8 @@ def conv2d_forward(*args, **kwargs):
         '    """Returns dx (N, C, H, W)."""', '    """Returns dx (N, C, H, W)."""\n    while True:\n        pass'))),
         zeroed={"test_max_pool2d_backward"}, check=graded_within(ATTACK_LIMITS["budget"])),
     # ... and a notebook of many slow cells runs out of its budget: the rest is left to the instructor.
-    "slow-cells": Attack(105, chain(*[add_cell("pooling_answers", "import time\ntime.sleep(35)") for _ in range(8)]),
+    "slow-cells": Attack(105, chain(*[add_cell("pooling_answers", f"import time\ntime.sleep({SLOW_CELL})")
+                                      for _ in range(ATTACK_LIMITS["budget"] // SLOW_CELL + 2)]),
                          zeroed={"test_pooling_answers"},
                          check=chain_checks(graded_within(ATTACK_LIMITS["budget"]), left_to_instructor("test_pooling_answers"))),
     # 6. The library convolution run from another thread or process, behind names built at run time.

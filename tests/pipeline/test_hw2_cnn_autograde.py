@@ -18,7 +18,7 @@ from course.pipeline.record import read_records
 from course.tools.samples import Bug, Sample
 from course.pipeline.rubrics import HEADING, is_rubric
 from course.tools.nbgrader_cmd import nbgrader
-from support import (autograded_cells, autograded_notebook, cell_text, formgrader_page, grade, manual_cells,
+from support import (autograded_cells, autograded_notebook, cell_text, formgrader_page, grade, manual_cells, run_ahead,
                      submitted_notebook, weights_encoder)
 
 NOTEBOOK = "hw2_cnn"
@@ -130,16 +130,18 @@ class Edited(Sample):
         return {NOTEBOOK: nbformat.writes(self.change(nbformat.reads(self.text, as_version=4)))}
 
 
+SAMPLES = run_ahead(
+    [Sample("cnn-complete", {NOTEBOOK: None}, only={NOTEBOOK}, trained=True), Sample("cnn-untouched", only={NOTEBOOK}),
+     Sample("cnn-unrun", {NOTEBOOK: None}, only={NOTEBOOK}),
+     Sample("cnn-colab", {NOTEBOOK: None}, through_colab=True, only={NOTEBOOK}, trained=True)]
+    + [Sample(student, {NOTEBOOK: None}, only={NOTEBOOK}, trained=True, edits_after_run=[bug]) for student, bug in BUGS.items()])
+
+
 @pytest.fixture(scope="module")
 def graded(course_dir):
-    everything, only = {NOTEBOOK: None}, {NOTEBOOK}
-    complete = Sample("cnn-complete", everything, only=only, trained=True)
-    run = complete.notebooks(str(course_dir))[NOTEBOOK]  # the student's own run (cached for the samples below)
-    samples = [complete, Sample("cnn-untouched", only=only), Sample("cnn-unrun", everything, only=only),
-               Sample("cnn-colab", everything, through_colab=True, only=only, trained=True)]
-    samples += [Sample(student, everything, only=only, trained=True, edits_after_run=[bug]) for student, bug in BUGS.items()]
-    samples += [Edited(student, run, with_weights(change)) for student, (change, _) in WEIGHTS_PROBLEMS.items()]
-    return grade(course_dir, samples)
+    run = SAMPLES[0].notebooks(str(course_dir))[NOTEBOOK]  # the complete student's own run (cached)
+    return grade(course_dir, SAMPLES + [Edited(student, run, with_weights(change))
+                                        for student, (change, _) in WEIGHTS_PROBLEMS.items()])
 
 
 def test_does_the_complete_trained_submission_get_every_autograded_point(graded, course_dir):

@@ -10,7 +10,7 @@ import pytest
 
 from course.tools.samples import Bug, Sample
 from course.pipeline.record import read_records
-from support import autograded_cells, autograded_notebook, cell_text, grade, submitted_notebook
+from support import autograded_cells, autograded_notebook, cell_text, grade, run_ahead, submitted_notebook
 
 NOTEBOOK = "hw2_rnn"
 
@@ -32,14 +32,16 @@ TEST_CELL = {  # which test cell grades each part
 }
 
 
+SAMPLES = run_ahead(
+    [Sample("rnn-complete", {NOTEBOOK: None}, only={NOTEBOOK}, trained=True, through_colab=True),
+     Sample("rnn-untouched", only={NOTEBOOK}),
+     Sample("rnn-never-learned", {NOTEBOOK: None}, only={NOTEBOOK}, trained=True, bugs=NEVER_LEARNED)]
+    + [Sample(student, {NOTEBOOK: None}, only={NOTEBOOK}, trained=True, edits_after_run=[bug]) for student, bug in BUGS.items()])
+
+
 @pytest.fixture(scope="module")
 def graded(course_dir):
-    everything, only = {NOTEBOOK: None}, {NOTEBOOK}
-    samples = [Sample("rnn-complete", everything, only=only, trained=True, through_colab=True),
-               Sample("rnn-untouched", only=only),
-               Sample("rnn-never-learned", everything, only=only, trained=True, bugs=NEVER_LEARNED)]
-    samples += [Sample(student, everything, only=only, trained=True, edits_after_run=[bug]) for student, bug in BUGS.items()]
-    return grade(course_dir, samples)
+    return grade(course_dir, SAMPLES)
 
 
 def test_does_the_complete_submission_get_every_autograded_point(graded, course_dir):

@@ -12,7 +12,7 @@ import pytest
 
 from course.pipeline.record import read_records
 from course.tools.samples import Bug, Sample
-from support import autograded_notebook, cell_text, grade, submitted_notebook
+from support import autograded_notebook, cell_text, grade, run_ahead, submitted_notebook
 
 NOTEBOOK = "seq_classification"
 # The autograded cells and their points: 2 + 5 regular (+ 8 written, graded by a TA = 15), and 3 of the
@@ -33,13 +33,15 @@ BUGS = {
 TEST_CELL = {"seq_classification.fit": "test_fit", "seq_classification.initial_values": "test_initial_values"}
 
 
+SAMPLES = run_ahead(
+    [Sample("seq-complete", {NOTEBOOK: None}, only={NOTEBOOK}, trained=True), Sample("seq-untouched", only={NOTEBOOK})]
+    + [Sample(student, {NOTEBOOK: None}, bugs=[bug], only={NOTEBOOK}, trained=student == "seq-original")
+       for student, bug in BUGS.items()])
+
+
 @pytest.fixture(scope="module")
 def graded(course_dir):
-    everything, only = {NOTEBOOK: None}, {NOTEBOOK}
-    samples = [Sample("seq-complete", everything, only=only, trained=True), Sample("seq-untouched", only=only)]
-    samples += [Sample(student, everything, bugs=[bug], only=only, trained=student == "seq-original")
-                for student, bug in BUGS.items()]
-    return grade(course_dir, samples)
+    return grade(course_dir, SAMPLES)
 
 
 def predicted_points(course_dir, student) -> float:
