@@ -65,7 +65,8 @@ def __course_probe(shipped, module_name, probe, path, namespace):
             exec(shipped[module.__name__], module.__dict__)
 
     def _forget():
-        for name in [n for n in sys.modules if n == {package!r} or n.startswith({package!r} + ".")]:
+        # list() copies sys.modules at once: another thread (the student's, the grader's) may import meanwhile
+        for name in [n for n in list(sys.modules) if n == {package!r} or n.startswith({package!r} + ".")]:
             del sys.modules[name]
 
     finder = _Shipped()

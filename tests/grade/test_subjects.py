@@ -1,5 +1,9 @@
 """Do probes behave the same in-process and across the codec, and are student failures told apart?"""
 
+import sys
+import threading
+import types
+
 import numpy as np
 import pytest
 import torch
@@ -31,6 +35,32 @@ def test_are_inputs_handed_to_student_code_copies():
     x = torch.ones(3)
     outcome = LocalSubject({"scribble": scribble}).probe("call", name="scribble", args=[x])
     assert outcome.mutated_args == [0] and torch.equal(x, torch.ones(3))
+
+
+def test_does_a_probe_run_while_another_thread_imports_modules():
+    """The probe's package is loaded and removed again around every call; a student's thread (or another
+    grading thread) that imports meanwhile must not break the call."""
+    stop, calls = threading.Event(), 0
+
+    def importer():
+        while not stop.is_set():
+            for i in range(50):
+                sys.modules[f"_churn_{i}"] = types.ModuleType(f"_churn_{i}")
+            for i in range(50):
+                del sys.modules[f"_churn_{i}"]
+
+    churn, interval = threading.Thread(target=importer), sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: mid-way through any loop of the call
+    churn.start()
+    try:
+        for calls in range(1, 201):
+            outcome = LocalSubject({"double": lambda x: 2 * x}).probe("call", name="double", args=[torch.ones(2)])
+            assert torch.equal(outcome.result, 2 * torch.ones(2))
+    finally:
+        stop.set()
+        churn.join()
+        sys.setswitchinterval(interval)
+    assert calls == 200
 
 
 def test_is_a_student_exception_reported_with_its_line():
