@@ -14,7 +14,6 @@ from nbgrader.preprocessors import (
     LockCells, OverwriteCells, OverwriteKernelspec, SaveAutoGrades, SaveCells)
 
 from course.dburl import course_db_url
-from course.pipeline.execute import GuardedExecute
 from course.pipeline.flag import FlagForInstructor
 from course.pipeline.release import AddColabLink
 from course.pipeline.rubrics import AddRubrics, RemoveRubrics
@@ -46,8 +45,10 @@ c.Autograde.exporter_class = SubmissionExporter
 c.OverwriteCells.add_missing_cells = False  # RestoreCellMetadata restores every missing cell, in place
 c.Autograde.sanitize_preprocessors = [
     KeepSubmitted, ClearOutput, RestoreCellMetadata, OverwriteKernelspec, OverwriteCells, CheckCellMetadata]
+# GuardedExecute by name: nbconvert imports it when autograde starts, so that reading this file (every nbgrader
+# and course command does) imports neither the graders nor torch.
 c.Autograde.autograde_preprocessors = [
-    GuardedExecute, AddRubrics, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades, FlagForInstructor,
+    "course.pipeline.execute.GuardedExecute", AddRubrics, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades, FlagForInstructor,
     AssignLatePenalties, CheckCellMetadata]
 # Time limits in grading (course.pipeline.budget): the long training cells run in Colab only, so every
 # other cell is quick; a hang costs at most its limit, and no notebook holds a worker for long.

@@ -14,9 +14,12 @@ reading them with ``pickle`` is as safe as torchvision's own reader.
 import os
 import pickle
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 FOLDER = "cifar-10-batches-py"
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
@@ -37,8 +40,12 @@ class CifarSplit:
     classes: tuple[str, ...]
     standin: bool
 
-    def normalised(self) -> torch.Tensor:
-        """The images as the notebook's test transform gives them: (N, 3, 32, 32) float32, normalised."""
+    def normalised(self) -> "torch.Tensor":
+        """The images as the notebook's test transform gives them: (N, 3, 32, 32) float32, normalised.
+        (torch is imported here: the grading data's layout and version are read by processes that need no
+        torch, a grading worker among them.)"""
+        import torch
+
         x = torch.from_numpy(self.images).permute(0, 3, 1, 2).float().div(255.0)  # (N, 3, 32, 32)
         return (x - torch.tensor(MEAN)[:, None, None]) / torch.tensor(STD)[:, None, None]
 

@@ -19,16 +19,18 @@ import binascii
 import hashlib
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 WEIGHTS_FORMAT = "course-weights/1"
 WEIGHTS_MIME = "application/vnd.course.weights+json"
 WEIGHTS_LIMIT_BYTES = 8_000_000  # the raw weights of one notebook; the notebook states the same limit
 MAX_TENSORS = 2_000  # per model: far above any model of the homework
-DTYPES = {"float16": torch.float16, "float32": torch.float32, "float64": torch.float64,
-          "int64": torch.int64, "int32": torch.int32, "uint8": torch.uint8, "bool": torch.bool}
+DTYPES = ("float16", "float32", "float64", "int64", "int32", "uint8", "bool")  # allowed, by numpy's and torch's names
 PLAIN = (bool, int, float, str)
 
 
@@ -43,7 +45,7 @@ class SubmittedModel:
 
     class_name: str
     kwargs: dict
-    state: dict[str, torch.Tensor]
+    state: dict[str, "torch.Tensor"]
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,9 @@ class SubmittedWeights:
                 f"sha256 {self.sha256[:12]}")
 
 
-def _tensor(name: str, entry, budget: list[int], digest) -> torch.Tensor:
+def _tensor(name: str, entry, budget: list[int], digest) -> "torch.Tensor":
+    import torch  # here: the pipeline's modules that only name this format (the MIME type, the limit) need no torch
+
     if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data"}:
         raise WeightsError(f"the entry of {name} is not a tensor of the course's format")
     dtype, shape, data = entry["dtype"], entry["shape"], entry["data"]

@@ -49,7 +49,7 @@ from course.grade.weights import WeightsError, decode_weights
 from course.pipeline import points
 from course.pipeline.budget import NotebookBudget
 from course.pipeline.markers import grade_id, is_test_cell, part_ids
-from course.pipeline.record import CellRecord, FailedCheck, GradingRecord, PartRecord, RunRecord
+from course.pipeline.record import COURSE_RESOURCES, CellRecord, FailedCheck, GradingRecord, PartRecord, RunRecord
 from course.pipeline.sanitize import UNREADABLE_MARKER
 from course.pipeline.output_limit import keep_within
 from course.pipeline.submitted import COURSE_METADATA, NOT_RUN_NOTE, labelled, note
@@ -57,7 +57,6 @@ from course.pipeline.workspace import Workspace, confined_kernel, denied_paths
 from course.sandbox.bubblewrap import KERNEL_UID
 
 PING_TIMEOUT = 20.0  # seconds a healthy idle kernel takes, at most, to answer
-COURSE_RESOURCES = "course"  # resources[...] key under which this step reports to later steps
 
 
 def error_output(name: str, message: str):

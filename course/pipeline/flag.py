@@ -3,7 +3,7 @@
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-from course.pipeline.execute import COURSE_RESOURCES
+from course.pipeline.record import COURSE_RESOURCES
 
 
 class FlagForInstructor(NbGraderPreprocessor):

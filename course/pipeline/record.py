@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass, field
 
 RECORD_SUFFIX = ".json"
+COURSE_RESOURCES = "course"  # resources[...] key under which GuardedExecute reports to later steps (FlagForInstructor)
 
 
 @dataclass

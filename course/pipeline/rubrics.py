@@ -17,11 +17,11 @@ import nbformat
 from nbgrader import utils
 from nbgrader.preprocessors import NbGraderPreprocessor
 
+from course.assignment import REFERENCE_FOLDER
 from course.pipeline.markers import BEGIN_RUBRIC, BEGIN_SOLUTION, END_RUBRIC, END_SOLUTION, grade_id, region, without_rubric
 from course.pipeline.submitted import COURSE_METADATA
 
 COMPARE_WITH = "Compare with:"
-REFERENCE_FOLDER = os.path.join("reports", "reference")  # the reference run: <root>/reports/reference/<notebook>.ipynb
 HEADING = "Rubric for graders (not shown to students)"
 
 

@@ -31,7 +31,10 @@ from course.tools.grading_task import (GradedSubmission, GradingTask, course_bun
                                        grading_records, hold, read_tree, write_tree)
 
 RETRIES = 1  # further tries of a task that raised (a gradebook server briefly out of reach); deaths: see cluster
-IN_FLIGHT = 2  # tasks submitted per grading slot: one running, one ready to start
+# Tasks submitted per grading slot. Dask places a task with a resource restriction on a worker as soon as it is
+# submitted (no scheduler-side queue), so a second task per slot may wait behind a busy worker while another
+# idles until work stealing moves it; one per slot, the next sent as a result arrives, goes to the free worker.
+IN_FLIGHT = 1
 
 
 @dataclass
@@ -167,6 +170,7 @@ def autograde(root: str, students: list[str], db_url: str, workers: int = 1, for
             tqdm(total=len(pending), desc="autograde", unit="student", disable=not progress) as bar:
         if progress and client.dashboard_link:
             bar.write(f"Dask dashboard: {client.dashboard_link}")
+        cluster.warm_up(client)
         bundle = client.submit(hold, course_bundle(root, db_url, grading_data_root(root)), key=f"course-bundle-{uuid.uuid4().hex}")
         run, extended, waiting = uuid.uuid4().hex[:8], extensions(db_url, ASSIGNMENT), iter(pending)
         in_flight, students = as_completed(), {}
@@ -186,6 +190,7 @@ def autograde(root: str, students: list[str], db_url: str, workers: int = 1, for
 
         feed()
         for future in in_flight:
+            feed()  # the next student first: the worker that finished waits for nothing while this one is stored
             try:
                 outcome = store(root, db_url, future.result())
             except Exception as error:  # the task's own error, KilledWorker, or a failed SQLite merge
@@ -193,5 +198,4 @@ def autograde(root: str, students: list[str], db_url: str, workers: int = 1, for
             outcomes.append(outcome)
             bar.set_postfix_str(f"{outcome.student}: {outcome.status} in {outcome.seconds:.0f} s")
             bar.update(1)
-            feed()
     return sorted(outcomes, key=lambda o: o.student)

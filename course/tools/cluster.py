@@ -14,6 +14,8 @@ import dask
 from distributed import Client, LocalCluster
 
 from course.tools.db import local_worker_credentials
+from course.tools.nbgrader_cmd import grading_environment
+from course.tools.warm_nbgrader import prestart
 
 GRADER = "grader"  # the worker resource one grading takes
 GRADING = {GRADER: 1}
@@ -29,6 +31,19 @@ class NoGrader(RuntimeError):
 def graders(client: Client) -> int:
     """How many gradings the cluster's workers can run at once."""
     return int(sum(w.get("resources", {}).get(GRADER, 0) for w in client.scheduler_info()["workers"].values()))
+
+
+def _warm_up() -> None:
+    prestart(grading_environment())
+
+
+def warm_up(client: Client) -> None:
+    """Start the warm nbgrader of every grading worker now (in the worker's event-loop thread, which lives as
+    long as the worker): its imports then run while this process prepares the run, not after the first task
+    arrived. A worker that joins later starts its own with its first task."""
+    workers = [address for address, w in client.scheduler_info()["workers"].items() if w.get("resources", {}).get(GRADER, 0)]
+    if workers:
+        client.run(_warm_up, workers=workers)
 
 
 @contextmanager

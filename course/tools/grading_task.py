@@ -24,10 +24,9 @@ from dataclasses import dataclass, field
 from functools import cache
 
 import course
-from course.assignment import ASSIGNMENT
+from course.assignment import ASSIGNMENT, REFERENCE_FOLDER
 from course.data import grading as grading_data
 from course.dburl import SQLITE_FILE, sqlite_path, sqlite_url
-from course.pipeline.rubrics import REFERENCE_FOLDER
 from course.pipeline.record import GradingRecord, read_records
 from course.tools import late
 from course.tools.gradebook import grant, merge_student, write_template

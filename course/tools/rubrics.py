@@ -9,7 +9,7 @@ import os
 
 import nbformat
 
-from course.pipeline.rubrics import REFERENCE_FOLDER
+from course.assignment import REFERENCE_FOLDER
 from course.tools.notebooks import fill, notebook_paths, read
 from course.tools.samples import trained
 

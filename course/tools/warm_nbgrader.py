@@ -113,17 +113,39 @@ class WarmNbgrader:
 
 
 _servers = threading.local()
+_spares: list[WarmNbgrader] = []  # started ahead (prestart), for the first threads of this process that need one
+_spares_lock = threading.Lock()
+
+
+def prestart(env: dict) -> None:
+    """Start a server for ``env`` now, unless one waits already: the first thread of this process that runs a
+    command takes it, so its imports run while the process waits for its first grading instead of after.
+    The thread that calls this must live as long as the process (the server dies with it)."""
+    with _spares_lock:
+        if not _spares:
+            _spares.append(WarmNbgrader(env))
+
+
+def _spare(env: dict) -> WarmNbgrader | None:
+    """A server started ahead with ``env`` and still alive, taken out of the spares; None if there is none."""
+    with _spares_lock:
+        for server in list(_spares):
+            if server.env == env and server.alive():
+                _spares.remove(server)
+                return server
+    return None
 
 
 def run_warm(args: list[str], root: str, log_path: str, env: dict) -> subprocess.CompletedProcess:
     """``nbgrader <args>`` in the course folder ``root`` and environment ``env``, its output in ``log_path``,
-    run by this thread's warm server (started on first use, and again if it died or ``env`` changed)."""
+    run by this thread's warm server (one started ahead, else started on first use, and again if it died or
+    ``env`` changed)."""
     server = getattr(_servers, "server", None)
     if server is not None and (server.env != env or not server.alive()):
         server.close()
         server = None
     if server is None:
-        server = _servers.server = WarmNbgrader(env)
+        server = _servers.server = _spare(env) or WarmNbgrader(env)
     return subprocess.CompletedProcess(["nbgrader", *args], server.run(args, root, log_path))
 
 

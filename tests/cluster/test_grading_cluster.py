@@ -30,7 +30,7 @@ from sqlalchemy import create_engine, text
 from course.assignment import ASSIGNMENT
 from course.dburl import DB_URL_ENV, without_credential_env
 from course.pipeline.flag import FlagForInstructor
-from course.pipeline.execute import COURSE_RESOURCES
+from course.pipeline.record import COURSE_RESOURCES
 from course.tools import cluster
 from course.tools.autograde import Outcome, autograde
 from course.tools.cli import main

@@ -4,9 +4,12 @@ environment, its output in its own log."""
 import os
 import signal
 import sqlite3
+import subprocess
+import sys
+import threading
 
 from course.tools.nbgrader_cmd import environment
-from course.tools.warm_nbgrader import _servers, run_warm
+from course.tools.warm_nbgrader import _servers, _spares, prestart, run_warm
 
 CONFIG = 'import os\nc = get_config()\nc.CourseDirectory.db_url = "sqlite:///" + os.environ["WHERE_TO"]\n'
 
@@ -58,3 +61,31 @@ def test_does_a_command_that_cannot_start_fail_alone(tmp_path):
     root = course(tmp_path / "c")
     assert run_warm(["db", "student", "add", "ann"], root, str(tmp_path / "2.log"), env).returncode == 0
     assert students(tmp_path / "gradebook.db") == ["ann"]
+
+
+def test_does_the_first_command_of_a_thread_take_the_server_started_ahead(tmp_path):
+    env = {**environment(), "WHERE_TO": str(tmp_path / "gradebook.db")}
+    root = course(tmp_path / "c")
+    prestart(env)
+    prestart(env)  # one waits already: no second
+    assert len(_spares) == 1
+    ahead, used = _spares[0].process.pid, []
+
+    def grade():  # a thread of its own, with no server yet, as a worker's executor thread
+        assert run_warm(["db", "student", "add", "ann"], root, str(tmp_path / "1.log"), env).returncode == 0
+        used.append(_servers.server.process.pid)
+        _servers.server.close()
+
+    thread = threading.Thread(target=grade)
+    thread.start()
+    thread.join()
+    assert used == [ahead] and not _spares and students(tmp_path / "gradebook.db") == ["ann"]
+
+
+def test_does_a_grading_worker_leave_torch_to_its_warm_nbgrader():
+    """A worker process that loads the grading task imports no torch itself (a second's CPU at every
+    worker's start, for nothing): only its warm nbgrader and the kernels need it."""
+    loaded = subprocess.run([sys.executable, "-c", "import sys, course.tools.grading_task\n"
+                             "print(sorted(m for m in ('torch', 'torchvision') if m in sys.modules))"],
+                            capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
