@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from course.data.temporal_order import N_TEST, held_out_set, training_set
+from course.data.temporal_order import N_TEST, SequenceData, held_out_set, training_set
 from course.grade.answers import as_curve, as_number
 from course.grade.checker import Case, Checker, once, part
 from course.grade.subject import Subject
@@ -33,7 +33,6 @@ from course.reference.seq_training import (
     PASSING_ACCURACY,
     SEED,
     evaluate,
-    setup_run,
 )
 from course.reference.spikes import CURVE_MIN_RISES, SPIKE_WINDOW, find_spikes, rises
 
@@ -63,15 +62,17 @@ NORMS_HINT = ("Read each parameter's gradient norm as soon as backward has produ
 
 
 @functools.cache
-def _held_out():
-    """The held-out set, built once per grading process (nothing here modifies it)."""
-    return held_out_set()
+def _notebook_data() -> tuple[SequenceData, SequenceData]:
+    """The notebook's training and held-out sets, built once per grading process (nothing here modifies
+    them; what a probe gets crosses the codec as a copy)."""
+    return training_set(SEED), held_out_set()
 
 
+@functools.cache
 def _shipped_run() -> dict:
-    """The data and the initial weights of the notebook's run, as the grader builds them."""
-    train_x, train_y = training_set(SEED)
-    test_x, test_y = _held_out()
+    """The data and the initial weights of the notebook's run, as the grader builds them (once per grading
+    process: the fit run and both extra-credit runs start from them)."""
+    (train_x, train_y), (test_x, test_y) = _notebook_data()
     initial = build_lstm(SEED).state_dict()
     return {"train_x": train_x, "train_y": train_y, "test_x": test_x.clone(), "test_y": test_y.clone(),
             "initial": {name: value.clone() for name, value in initial.items()}, "seed": SEED}
@@ -195,7 +196,7 @@ def judge_fit(outcome: FitRun, epochs: int = EPOCHS) -> FitVerdict:
     final = _judge_start(outcome, verdict)
     if final is None:
         return verdict
-    verdict.loss, verdict.accuracy = evaluate(final, _held_out())
+    verdict.loss, verdict.accuracy = evaluate(final, _notebook_data()[1])
     _judge_curves(outcome, verdict, epochs)
     return verdict
 
@@ -290,7 +291,8 @@ def grade_fit(subject: Subject, checker: Checker) -> None:
 
 def _grader_procedure_run():
     """The grader's clipped procedure, run here from the notebook's start: history and recorded norms."""
-    model, train_data, test_data = setup_run(SEED)
+    train_data, test_data = _notebook_data()
+    model = build_lstm(SEED)  # built last, as setup_run does: the procedure shuffles with the generator it leaves
     with torch_threads(1), NormRecorder(model) as recorder:  # one thread, as the probe runs it: the same floats
         history = grader_procedure(model, train_data, test_data, EC_EPOCHS)
     return history, recorder
