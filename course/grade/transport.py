@@ -27,12 +27,13 @@ PREFIX = "<course-probe"
 
 
 def _compiled() -> dict:
-    """Module name under :data:`PACKAGE` -> its code object. The package itself is empty there: a call
-    imports just the module of its probe."""
-    code = {PACKAGE: compile("", f"{PREFIX} {PACKAGE}>", "exec")}
+    """Module name under :data:`PACKAGE` -> its code object as :mod:`marshal` bytes, unmarshalled only
+    when a call imports the module. The package itself is empty there: a call imports just the module
+    of its probe (with what that imports)."""
+    code = {PACKAGE: marshal.dumps(compile("", f"{PREFIX} {PACKAGE}>", "exec"))}
     for name in course.probes.MODULES:
         module = f"{PACKAGE}.{name}"
-        code[module] = compile(inspect.getsource(getattr(course.probes, name)), f"{PREFIX} {module}>", "exec")
+        code[module] = marshal.dumps(compile(inspect.getsource(getattr(course.probes, name)), f"{PREFIX} {module}>", "exec"))
     return code
 
 
@@ -43,7 +44,7 @@ PROBE_MODULES = {name: f"{PACKAGE}.{function.__module__.rsplit('.', 1)[1]}" for 
 
 # The program of one call. It installs a finder that serves the shipped code under PACKAGE, imports the
 # probe's module (which registers the probe), runs the probe and cleans up. ``shipped`` is the code (a
-# dict of code objects) or the path of the file that holds it.
+# dict of marshalled code objects) or the path of the file that holds it.
 _CALL = '''
 def __course_probe(shipped, module_name, probe, path, namespace):
     import importlib.abc, importlib.util, marshal, sys
@@ -62,12 +63,13 @@ def __course_probe(shipped, module_name, probe, path, namespace):
             return None
 
         def exec_module(self, module):
-            exec(shipped[module.__name__], module.__dict__)
+            exec(marshal.loads(shipped[module.__name__]), module.__dict__)
 
     def _forget():
-        # list() copies sys.modules at once: another thread (the student's, the grader's) may import meanwhile
-        for name in [n for n in list(sys.modules) if n == {package!r} or n.startswith({package!r} + ".")]:
-            del sys.modules[name]
+        # one pop per shipped name, never a walk over sys.modules: another thread (the student's, the
+        # grader's) may import meanwhile, and only the shipped names are ever imported under the package
+        for name in shipped:
+            sys.modules.pop(name, None)
 
     finder = _Shipped()
     _forget()
