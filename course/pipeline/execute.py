@@ -36,7 +36,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader import utils
 from nbgrader.preprocessors import Execute
-from traitlets import Bool, Integer, Unicode
+from traitlets import Bool, Enum, Integer, Unicode
 
 import course
 from course.data import grading as grading_data
@@ -91,6 +91,11 @@ class GuardedExecute(Execute):
     kernel_uid = Integer(KERNEL_UID, help="uid (and gid) of grading kernels when grading runs as root; no account "
                                           "or file of the machine may use it.").tag(config=True)
     max_kernel_processes = Integer(256, help="Processes and threads a grading kernel may run at once.").tag(config=True)
+    # nbclient's default asks the kernel to shut down and waits for it: a kernel that has imported torch takes
+    # 1-2 s to exit, three times per student. Nothing of a graded kernel is kept, so it is killed at once (the
+    # sandbox's PID namespace takes every process it started with it).
+    shutdown_kernel = Enum(["graceful", "immediate"], default_value="immediate",
+                           help="How a grading kernel ends: killed at once, or asked to shut down first.").tag(config=True)
 
     # ------------------------------------------------------------------ the step
 
