@@ -25,8 +25,11 @@ import traceback
 from course.assignment import NOTEBOOKS
 from course.tools.nbgrader_cmd import die_with_parent
 
+# torch._dynamo: torch's optimizers import it when they are built (1.2 s), and the seq_classification grader
+# builds one for its own run of the extra credit's procedure.
 PRELOAD = ("nbgrader.apps", "nbgrader.preprocessors", "nbconvert.exporters", "sqlalchemy.dialects.sqlite",
-           "course.pipeline.execute", "course.grade.checker", *(f"course.grade.{name}" for name in NOTEBOOKS))
+           "course.pipeline.execute", "course.grade.checker", *(f"course.grade.{name}" for name in NOTEBOOKS),
+           "torch._dynamo")
 
 
 def run_command(request: dict) -> int:
