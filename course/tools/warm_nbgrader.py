@@ -13,6 +13,7 @@ Protocol: one JSON request a line on the server's stdin (``args``, ``cwd``, ``lo
 a line on its stdout (``returncode``).
 """
 
+import contextlib
 import importlib
 import json
 import os
@@ -25,11 +26,12 @@ import traceback
 from course.assignment import NOTEBOOKS
 from course.tools.nbgrader_cmd import die_with_parent
 
-# torch._dynamo: torch's optimizers import it when they are built (1.2 s), and the seq_classification grader
-# builds one for its own run of the extra credit's procedure.
 PRELOAD = ("nbgrader.apps", "nbgrader.preprocessors", "nbconvert.exporters", "sqlalchemy.dialects.sqlite",
-           "course.pipeline.execute", "course.grade.checker", *(f"course.grade.{name}" for name in NOTEBOOKS),
-           "torch._dynamo")
+           "course.pipeline.execute", "course.grade.checker", *(f"course.grade.{name}" for name in NOTEBOOKS))
+# Imported while the first command runs, so that they do not hold up the worker's first grading: torch's
+# optimizers import torch._dynamo when they are built (1.2 s), and the seq_classification grader builds one
+# for its own run of the extra credit's procedure.
+LATER = ("torch._dynamo",)
 
 
 def run_command(request: dict) -> int:
@@ -63,6 +65,7 @@ def serve() -> None:
     os.dup2(2, 1)  # what the imports print goes to stderr, never into the replies
     for name in PRELOAD:
         importlib.import_module(name)
+    later = list(LATER)
     for line in sys.stdin:
         request = json.loads(line)
         sys.stdout.flush()
@@ -75,6 +78,9 @@ def serve() -> None:
                 status = run_command(request)
             finally:
                 os._exit(status)
+        while later:  # after the fork: the child never sees a module half imported
+            with contextlib.suppress(ImportError):  # a command that needs it imports it itself
+                importlib.import_module(later.pop(0))
         _, status = os.waitpid(child, 0)
         replies.write(json.dumps({"returncode": os.waitstatus_to_exitcode(status)}) + "\n")
         replies.flush()
