@@ -14,6 +14,7 @@
     course data fetch         download CIFAR-10 once into the grading data folder (needs the internet)
     course demo               all of the above on sample submissions, then a score table
     course db start|stop|url  the course's own PostgreSQL gradebook server (export COURSE_DB_URL=$(course db url))
+    course dask-env           the Dask settings of a grading cluster, as export lines for `dask scheduler`/`dask worker`
 """
 
 import argparse
@@ -26,6 +27,7 @@ import tempfile
 from nbgrader.api import Gradebook
 
 from course.tools import autograde as autograding
+from course.tools.cluster import quiet_environment
 from course.data import cifar
 from course.pipeline.release import PLACEHOLDER_BASE, is_placeholder
 from course.tools import check_release, collect, db, export, late, lms_export, report, rubrics, samples, similarity
@@ -265,6 +267,14 @@ def cmd_db(args):
     return 0
 
 
+def cmd_dask_env(args):
+    """The settings that keep Dask's own work off the grading cores, for a cluster started by hand:
+    ``eval "$(course dask-env)"`` before ``dask scheduler`` and ``dask worker``."""
+    for name, value in quiet_environment().items():
+        print(f"export {name}={value}")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="course", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", default=os.getcwd(), help="the course folder (default: here)")
@@ -326,6 +336,8 @@ def main(argv=None) -> int:
     server.add_argument("--host", default=db.LOOPBACK,
                         help="address a new server listens on and workers reach it at (default: %(default)s)")
     server.set_defaults(run=cmd_db)
+    commands.add_parser("dask-env", help="Dask settings for `dask scheduler`/`dask worker`, as export lines"
+                        ).set_defaults(run=cmd_dask_env)
     args = parser.parse_args(argv)
     args.root = os.path.abspath(args.root)
     os.chdir(args.root)
