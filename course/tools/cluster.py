@@ -49,10 +49,20 @@ def _warm_up() -> None:
     prestart(grading_environment())
 
 
+def dask_setup(worker) -> None:
+    """Dask's preload hook, run in a new worker's event-loop thread (which lives as long as the worker): a
+    grading worker starts its warm nbgrader as it starts, so the imports run while the cluster comes up and the
+    instructor's process prepares the run, not in front of the first grading. The workers made here preload
+    this module; give ``dask worker`` ``--preload course.tools.cluster`` (README)."""
+    if worker.state.total_resources.get(GRADER, 0):
+        _warm_up()
+
+
 def warm_up(client: Client) -> None:
-    """Start the warm nbgrader of every grading worker now (in the worker's event-loop thread, which lives as
-    long as the worker): its imports then run while this process prepares the run, not after the first task
-    arrived. A worker that joins later starts its own with its first task."""
+    """Start the warm nbgrader of every grading worker that has none yet (a worker started without the
+    preload, :func:`dask_setup`), in the worker's event-loop thread: its imports then run while this process
+    prepares the run, not after the first task arrived. A worker that joins later starts its own with its first
+    task."""
     workers = [address for address, w in client.scheduler_info()["workers"].items() if w.get("resources", {}).get(GRADER, 0)]
     if workers:
         client.run(_warm_up, workers=workers)
@@ -76,6 +86,6 @@ def connect(scheduler: str | None, workers: int, db_url: str, dashboard: bool):
         return
     with local_worker_credentials(db_url) as credentials, dask.config.set(QUIET_WORKERS), \
             LocalCluster(n_workers=max(workers, 1), threads_per_worker=1, processes=True, resources=GRADING,
-                         env=credentials, dashboard_address=":0" if dashboard else None,
+                         env=credentials, dashboard_address=":0" if dashboard else None, preload=[__name__],
                          silence_logs=logging.ERROR) as local, Client(local) as client:
         yield client
