@@ -153,7 +153,8 @@ def complete(protected: str, unprotected: str, floor: float, repeat: int) -> Non
     env = environment()
     run_warm(["--version"], protected, os.path.join(protected, "warm.log"), env)  # the worker is up before its first student
     ways = {"a fresh nbgrader process": lambda root: nbgrader(command, root, log_path=os.path.join(root, "bench.log")),
-            "a grading worker (forked)": lambda root: run_warm(command, root, os.path.join(root, "bench.log"), env)}
+            "a grading worker (forked)": lambda root: run_warm(command, root, os.path.join(root, "bench.log"), env,
+                                                                NOTEBOOKS)}
     print(f"\ncomplete submission, one nbgrader autograde  {'unprot.':>8} {'protect.':>9} {'prot/unprot':>12} {'prot/floor':>11}")
     for way, grade in ways.items():
         times = {"unprotected": [], "protected": []}

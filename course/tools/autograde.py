@@ -15,6 +15,7 @@ import tempfile
 import time
 import traceback
 import uuid
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 
 from distributed import as_completed
@@ -25,10 +26,11 @@ from course.assignment import ASSIGNMENT
 from course.dburl import sqlite_path, sqlite_url, without_credentials
 from course.pipeline.record import GradingRecord, read_records
 from course.tools import cluster
+from course.tools.bundle import course_bundle
 from course.tools.gradebook import extensions, merge_student
 from course.tools.settings import grading_data_root
-from course.tools.grading_task import (GradedSubmission, GradingTask, course_bundle, grade_submission,
-                                       grading_records, hold, read_tree, write_tree)
+from course.tools.grading_task import (BundleOnWorkers, CourseBundle, GradedSubmission, GradingTask, grade_on_worker,
+                                       grading_records, read_tree, write_tree)
 
 RETRIES = 1  # further tries of a task that raised (a gradebook server briefly out of reach); deaths: see cluster
 # Tasks submitted per grading slot. Dask places a task with a resource restriction on a worker as soon as it is
@@ -139,6 +141,19 @@ def lost(root: str, student: str, error: BaseException, seconds: float) -> Outco
     return Outcome(student, False, seconds, log=write_log(root, student, text))
 
 
+@contextmanager
+def shared_bundle(client, bundle: CourseBundle):
+    """The name under which every worker of ``client``'s cluster keeps ``bundle`` (:class:`BundleOnWorkers`),
+    for as long as the context lasts."""
+    plugin = BundleOnWorkers(bundle)
+    client.register_plugin(plugin, name=plugin.name)
+    try:
+        yield plugin.name
+    finally:
+        with suppress(OSError):  # the cluster went away: its workers took the bundle with them
+            client.unregister_worker_plugin(plugin.name)
+
+
 def already_graded(root: str, student: str) -> Outcome:
     """The outcome of a student left as graded before."""
     return Outcome(student, True, 0.0, log=log_path(root, student), skipped=True).add(
@@ -166,12 +181,12 @@ def autograde(root: str, students: list[str], db_url: str, workers: int = 1, for
     if not pending:
         return sorted(outcomes, key=lambda o: o.student)
     server = None if sqlite_path(db_url) else without_credentials(db_url)
-    with cluster.connect(scheduler, workers, db_url, dashboard=progress) as client, \
+    with cluster.connect(scheduler, workers, db_url, dashboard=progress) as client, ExitStack() as stack, \
             tqdm(total=len(pending), desc="autograde", unit="student", disable=not progress) as bar:
         if progress and client.dashboard_link:
             bar.write(f"Dask dashboard: {client.dashboard_link}")
         cluster.warm_up(client)
-        bundle = client.submit(hold, course_bundle(root, db_url, grading_data_root(root)), key=f"course-bundle-{uuid.uuid4().hex}")
+        bundle = stack.enter_context(shared_bundle(client, course_bundle(root, db_url, grading_data_root(root))))
         run, extended, waiting = uuid.uuid4().hex[:8], extensions(db_url, ASSIGNMENT), iter(pending)
         in_flight, students = as_completed(), {}
 
@@ -183,7 +198,7 @@ def autograde(root: str, students: list[str], db_url: str, workers: int = 1, for
                 if student is None:
                     return
                 task = GradingTask(student, read_tree(submission_folder(root, student)), server, extended.get(student))
-                future = client.submit(grade_submission, task, bundle, key=f"grade-{student}-{run}",
+                future = client.submit(grade_on_worker, task, bundle, key=f"grade-{student}-{run}",
                                        resources=cluster.GRADING, retries=RETRIES, pure=False)
                 students[future.key] = student
                 in_flight.add(future)

@@ -15,7 +15,7 @@ from distributed import Client, LocalCluster
 
 from course.tools.db import local_worker_credentials
 from course.tools.nbgrader_cmd import grading_environment
-from course.tools.warm_nbgrader import prestart
+from course.tools.warm_nbgrader import prestart, shared_server
 
 GRADER = "grader"  # the worker resource one grading takes
 GRADING = {GRADER: 1}
@@ -71,8 +71,8 @@ def warm_up(client: Client) -> None:
 @contextmanager
 def connect(scheduler: str | None, workers: int, db_url: str, dashboard: bool):
     """A Dask client of the scheduler at ``scheduler``, else of a cluster of ``workers`` worker processes made
-    here (that log in to the gradebook ``db_url`` with its password file, and with a dashboard if asked for),
-    closed at the end.
+    here (that share one warm nbgrader, log in to the gradebook ``db_url`` with its password file, and with a
+    dashboard if asked for), closed at the end.
 
     Raises:
         NoGrader: the scheduler's workers offer no ``grader`` resource (the message says how to start them).
@@ -84,8 +84,9 @@ def connect(scheduler: str | None, workers: int, db_url: str, dashboard: bool):
                                f"`dask worker {scheduler} --nthreads 1 --resources {GRADER}=1`.")
             yield client
         return
-    with local_worker_credentials(db_url) as credentials, dask.config.set(QUIET_WORKERS), \
+    with shared_server(grading_environment()) as warm, local_worker_credentials(db_url) as credentials, \
+            dask.config.set(QUIET_WORKERS), \
             LocalCluster(n_workers=max(workers, 1), threads_per_worker=1, processes=True, resources=GRADING,
-                         env=credentials, dashboard_address=":0" if dashboard else None, preload=[__name__],
-                         silence_logs=logging.ERROR) as local, Client(local) as client:
+                         env={**credentials, **warm}, dashboard_address=":0" if dashboard else None,
+                         preload=[__name__], silence_logs=logging.ERROR) as local, Client(local) as client:
         yield client

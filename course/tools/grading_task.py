@@ -20,18 +20,19 @@ import shutil
 import socket
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from functools import cache
 
+from distributed import get_worker
+from distributed.diagnostics.plugin import WorkerPlugin
+
 import course
-from course.assignment import ASSIGNMENT, REFERENCE_FOLDER
+from course.assignment import ASSIGNMENT, NOTEBOOKS
 from course.data import grading as grading_data
-from course.dburl import SQLITE_FILE, sqlite_path, sqlite_url
+from course.dburl import SQLITE_FILE, sqlite_url
 from course.pipeline.record import GradingRecord, read_records
-from course.tools import late
-from course.tools.gradebook import grant, merge_student, write_template
 from course.tools.nbgrader_cmd import grading_environment
-from course.tools.settings import course_config
 from course.tools.warm_nbgrader import run_warm
 
 CONFIG = "nbgrader_config.py"
@@ -104,36 +105,6 @@ def grading_records(root: str) -> str:
     return os.path.join(root, "reports", "grading")
 
 
-def course_bundle(root: str, db_url: str, data_root: str) -> CourseBundle:
-    """The bundle of the course in ``root`` whose gradebook is ``db_url`` and grading data ``data_root``."""
-    with open(os.path.join(root, CONFIG), "rb") as f:
-        files = {CONFIG: FileCopy(f.read(), 0o644)}
-    for folder, keep in ((os.path.join("release", ASSIGNMENT), lambda path: path.endswith(".ipynb")),
-                         (os.path.join("source", ASSIGNMENT), lambda path: True),
-                         (REFERENCE_FOLDER, lambda path: path.endswith(".ipynb"))):
-        for relative, copy in read_tree(os.path.join(root, folder), keep).items():
-            files[os.path.join(folder, relative)] = copy
-    files.update(course_files_of_policy(root))
-    with tempfile.TemporaryDirectory() as scratch:
-        with open(sqlite_path(write_template(db_url, os.path.join(scratch, GRADEBOOK))), "rb") as f:
-            template = f.read()
-    data_root = os.path.abspath(data_root)
-    return CourseBundle(package_fingerprint(), files, template, data_root, grading_data.dataset_version(data_root))
-
-
-def course_files_of_policy(root: str) -> dict[str, FileCopy]:
-    """The files of the course in ``root`` that its late policy reads (the extensions CSV), when they lie in
-    the course folder: a worker's private course folder then has them at the place the configuration names."""
-    extensions = late.policy(course_config(root)).extensions
-    if not extensions or not os.path.isfile(extensions):
-        return {}
-    relative = os.path.relpath(os.path.realpath(extensions), os.path.realpath(root))
-    if relative.startswith(os.pardir):
-        return {}  # outside the course: read where the configuration names it (the same machine, or a shared path)
-    with open(extensions, "rb") as f:
-        return {relative: FileCopy(f.read(), 0o644)}
-
-
 @dataclass(frozen=True)
 class GradingTask:
     """One student to grade: the submitted files, and where the grades go."""
@@ -170,18 +141,31 @@ class GradebookUnreachable(RuntimeError):
     """A worker graded a student but could not write the grades to the gradebook server."""
 
 
-def hold(value):
-    """``value`` itself: a task whose result is the course bundle, kept on the workers that need it
-    (and made again from the scheduler's copy if they are lost)."""
-    return value
+class BundleOnWorkers(WorkerPlugin):
+    """A run's course bundle, kept by every worker of the cluster: Dask sends a worker plugin to each worker,
+    and again to one that joins or restarts later. A grading task then names the bundle instead of depending
+    on it as data, which would send every task to the workers that hold the data (Dask's placement chooses
+    among them first), leaving the others idle."""
+
+    def __init__(self, bundle: CourseBundle):
+        self.bundle = bundle
+        self.name = f"course-bundle-{uuid.uuid4().hex}"
+
+
+def grade_on_worker(task: GradingTask, bundle: str) -> GradedSubmission:
+    """:func:`grade_submission` of ``task`` with the course bundle this Dask worker keeps under the name
+    ``bundle`` (:class:`BundleOnWorkers`)."""
+    plugin = get_worker().plugins.get(bundle)
+    if not isinstance(plugin, BundleOnWorkers):
+        raise WrongCoursePackage(f"{socket.gethostname()} could not load the course bundle of this run: install the "
+                                 "course package (the instructor's commit) on every worker machine.")
+    return grade_submission(task, plugin.bundle)
 
 
 def scratch_parent() -> str | None:
     """Where a worker makes its private course folders: the Dask worker's own folder (which Dask clears
     when a worker died), or the temporary folder outside a worker."""
     try:
-        from distributed import get_worker
-
         return get_worker().local_directory
     except ValueError:
         return None
@@ -201,6 +185,20 @@ def worker_data_root(bundle: CourseBundle) -> str:
             return folder
     raise MissingGradingData(f"{socket.gethostname()} has no {bundle.data_version} to grade on: run "
                              f"`course data fetch --folder DIR` there and start the worker with {WORKER_DATA_ENV}=DIR.")
+
+
+def gradebook():
+    """:mod:`course.tools.gradebook`, imported when a worker first writes a gradebook beyond its private copy
+    (a student's extension, a gradebook server): it imports nbgrader, half a second of a worker's start that a
+    worker grading for an SQLite course never needs (its warm nbgrader has its own)."""
+    from course.tools import gradebook
+
+    return gradebook
+
+
+def graded_notebooks(submission: dict[str, FileCopy]) -> tuple[str, ...]:
+    """The notebooks of the assignment that ``autograde`` grades in ``submission`` (those it holds)."""
+    return tuple(name for name in NOTEBOOKS if f"{name}.ipynb" in submission)
 
 
 def grade_submission(task: GradingTask, bundle: CourseBundle) -> GradedSubmission:
@@ -225,11 +223,11 @@ def grade_submission(task: GradingTask, bundle: CourseBundle) -> GradedSubmissio
         write_tree(os.path.join(root, "submitted", task.student, ASSIGNMENT), task.submission)
         private = sqlite_url(os.path.join(root, GRADEBOOK))
         if task.extension is not None:
-            grant(private, ASSIGNMENT, task.student, task.extension)
+            gradebook().grant(private, ASSIGNMENT, task.student, task.extension)
         data = worker_data_root(bundle)
         result = run_warm(["autograde", ASSIGNMENT, "--student", task.student, "--force",
                            f"--CourseDirectory.db_url={private}", f"--GuardedExecute.data_root={data}"],
-                          root, os.path.join(root, LOG), grading_environment())
+                          root, os.path.join(root, LOG), grading_environment(), graded_notebooks(task.submission))
         graded = GradedSubmission(task.student, result.returncode == 0, 0.0, socket.gethostname(),
                                   open(os.path.join(root, LOG)).read())
         autograded = os.path.join(root, "autograded", task.student, ASSIGNMENT)
@@ -237,7 +235,7 @@ def grade_submission(task: GradingTask, bundle: CourseBundle) -> GradedSubmissio
         graded.records = read_records(grading_records(root), ASSIGNMENT, task.student)
         if graded.ok and task.gradebook:
             try:
-                merge_student(private, task.gradebook, ASSIGNMENT, task.student)
+                gradebook().merge_student(private, task.gradebook, ASSIGNMENT, task.student)
             except Exception as error:
                 raise GradebookUnreachable(
                     f"{socket.gethostname()} graded {task.student} but could not write the grades to {task.gradebook}: "

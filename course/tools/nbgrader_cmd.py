@@ -11,9 +11,10 @@ from course.same_numbers import SAME_NUMBERS_ENV
 
 GRADING_THREADS = 1  # math-library threads of a grading process: one grading per core, no oversubscription
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+SHARED_SERVER_ENV = "COURSE_WARM_NBGRADER"  # a worker's way to its machine's warm nbgrader (course.tools.warm_nbgrader)
 # Set by a Dask nanny for its worker's allocator; inherited by a grading, glibc would hand memory back to the
 # system after every training step (a hw2_cnn kernel then spends a third more CPU on page faults).
-WORKER_ONLY_ENV = ("MALLOC_TRIM_THRESHOLD_",)
+WORKER_ONLY_ENV = ("MALLOC_TRIM_THRESHOLD_", SHARED_SERVER_ENV)
 
 
 def environment() -> dict:
