@@ -151,7 +151,8 @@ def complete(protected: str, unprotected: str, floor: float, repeat: int) -> Non
     """The complete submission in one ``nbgrader autograde``: a fresh process, and a worker's warm nbgrader."""
     command = ["autograde", ASSIGNMENT, "--student", "bench", "--force"]
     env = environment()
-    run_warm(["--version"], protected, os.path.join(protected, "warm.log"), env)  # the worker is up before its first student
+    # the worker is up before its first student, its imports done
+    run_warm(["--version"], protected, os.path.join(protected, "warm.log"), env, NOTEBOOKS)
     ways = {"a fresh nbgrader process": lambda root: nbgrader(command, root, log_path=os.path.join(root, "bench.log")),
             "a grading worker (forked)": lambda root: run_warm(command, root, os.path.join(root, "bench.log"), env,
                                                                 NOTEBOOKS)}
