@@ -179,6 +179,7 @@ class WarmNbgrader:
     def __init__(self, env: dict):
         self.env = env
         self.process = self.connection = None
+        self.hung_up = False  # the shared server's end of the connection closed
         with contextlib.suppress(OSError):  # no shared server: start one of its own
             if os.environ.get(SHARED_SERVER_ENV):
                 self.connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -190,16 +191,15 @@ class WarmNbgrader:
         self.requests, self.replies = self.process.stdin, self.process.stdout
 
     def alive(self) -> bool:
-        return self.process.poll() is None if self.process else self.connection.fileno() >= 0
+        return self.process.poll() is None if self.process else not self.hung_up
 
     def close(self) -> None:
         """Let the server end (it ends when its requests close)."""
-        with contextlib.suppress(OSError):
-            self.requests.close()
+        for stream in (self.requests, self.replies, *([self.connection] if self.connection else [])):
+            with contextlib.suppress(OSError):  # the streams of a connection hold its socket open: all three
+                stream.close()
         if self.process:
             self.process.wait()
-        else:
-            self.connection.close()
 
     def run(self, args: list[str], root: str, log_path: str, notebooks: list[str]) -> int:
         """The exit status of ``nbgrader <args>`` run in the course folder ``root`` with this server's
@@ -220,7 +220,7 @@ class WarmNbgrader:
             self.process.wait()
             died = f"exit status {self.process.returncode}"
         else:
-            self.connection.close()
+            self.hung_up = True
             died = "its connection closed"
         with open(log_path, "a") as log:
             log.write(f"\nThe grading process died ({died}) before nbgrader finished.\n")

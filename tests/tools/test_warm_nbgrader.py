@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 
+import psutil
 import pytest
 
 from course.tools.nbgrader_cmd import SHARED_SERVER_ENV, environment
@@ -152,6 +153,24 @@ def test_does_a_worker_without_its_shared_server_start_one_of_its_own(tmp_path, 
     assert run_warm(["db", "student", "add", "ann"], course(tmp_path / "c"), str(tmp_path / "1.log"), env).returncode == 0
     assert _servers.server.process is not None and students(tmp_path / "gradebook.db") == ["ann"]
     _servers.server.close()
+
+
+def test_does_a_worker_whose_shared_server_died_go_on_with_one_of_its_own(tmp_path, monkeypatch):
+    env = {**environment(), "WHERE_TO": str(tmp_path / "gradebook.db")}
+    root = course(tmp_path / "c")
+    with shared_server(env) as warm:
+        monkeypatch.setenv(SHARED_SERVER_ENV, warm[SHARED_SERVER_ENV])
+        assert run_warm(["db", "student", "add", "ann"], root, str(tmp_path / "1.log"), env).returncode == 0
+        [shared] = [p for p in psutil.Process().children() if "--listen" in p.cmdline()]
+        connection_servers = shared.children()
+        shared.kill()
+        psutil.wait_procs([shared, *connection_servers], timeout=10)
+        lost = run_warm(["db", "student", "add", "ben"], root, str(tmp_path / "2.log"), env)
+        assert lost.returncode == -signal.SIGKILL and "died" in (tmp_path / "2.log").read_text()
+        assert run_warm(["db", "student", "add", "cat"], root, str(tmp_path / "3.log"), env).returncode == 0
+        assert _servers.server.process is not None  # its own
+        _servers.server.close()
+    assert students(tmp_path / "gradebook.db") == ["ann", "cat"]
 
 
 @pytest.mark.parametrize("shared", [True, False], ids=["shared server", "worker's own server"])
