@@ -8,10 +8,10 @@ and then reports it as lost (``KilledWorker``).
 """
 
 import logging
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 import dask
-from distributed import Client, LocalCluster
+from distributed import Client, LocalCluster, Nanny, Worker
 
 from course.tools.db import local_worker_credentials
 from course.tools.nbgrader_cmd import grading_environment
@@ -49,13 +49,58 @@ def _warm_up() -> None:
     prestart(grading_environment())
 
 
-def dask_setup(worker) -> None:
-    """Dask's preload hook, run in a new worker's event-loop thread (which lives as long as the worker): a
-    grading worker starts its warm nbgrader as it starts, so the imports run while the cluster comes up and the
-    instructor's process prepares the run, not in front of the first grading. The workers made here preload
-    this module; give ``dask worker`` ``--preload course.tools.cluster`` (README)."""
-    if worker.state.total_resources.get(GRADER, 0):
+class SharedWarmNbgrader:
+    """The warm nbgrader that the grading nannies of this process share (:func:`shared_server`): one process of
+    ``dask worker --nworkers N`` runs N nannies, the local cluster's run in the instructor's process. Started
+    with the first nanny, stopped after the last, so the machine imports nbgrader, torch and the graders once
+    and holds them once (0.7 GB), however many workers it runs."""
+
+    def __init__(self):
+        self.nannies: set[int] = set()
+        self.server = ExitStack()  # holds shared_server's context while nannies use it
+        self.env: dict[str, str] = {}  # what sends a worker's commands to it
+
+    def join(self, nanny: Nanny) -> None:
+        if not self.nannies:
+            self.env = self.server.enter_context(shared_server(grading_environment()))
+        self.nannies.add(id(nanny))
+        nanny.env.update(self.env)  # the worker processes it starts, and restarts, find the server
+
+    def leave(self, nanny: Nanny) -> None:
+        if id(nanny) in self.nannies:
+            self.nannies.discard(id(nanny))
+            if not self.nannies:
+                self.server.close()
+                self.env = {}
+
+
+_machine = SharedWarmNbgrader()
+
+
+def grades(resources: dict | None) -> bool:
+    """Whether a worker of ``resources`` (as given to a worker or a nanny, values maybe strings) grades."""
+    return float((resources or {}).get(GRADER, 0)) > 0
+
+
+def dask_setup(server: Nanny | Worker) -> None:
+    """Dask's preload hook, run in a new nanny's or worker's event-loop thread (which lives as long as it does):
+    the nannies of grading workers share a warm nbgrader, started with the first of them; a grading worker
+    connects to it (or, without a nanny that shares one, starts its own) as it starts, so the imports run while
+    the cluster comes up and the instructor's process prepares the run, not in front of the first grading. The
+    cluster made here preloads this module in both; give ``dask worker`` ``--preload-nanny course.tools.cluster
+    --preload course.tools.cluster`` (README)."""
+    if isinstance(server, Nanny):
+        if grades(server.resources or dask.config.get("distributed.worker.resources", {})):
+            _machine.join(server)
+    elif server.state.total_resources.get(GRADER, 0):
         _warm_up()
+
+
+def dask_teardown(server: Nanny | Worker) -> None:
+    """Dask's preload hook as a nanny or worker closes: the last nanny of this process stops the shared warm
+    nbgrader."""
+    if isinstance(server, Nanny):
+        _machine.leave(server)
 
 
 def warm_up(client: Client) -> None:
@@ -84,9 +129,8 @@ def connect(scheduler: str | None, workers: int, db_url: str, dashboard: bool):
                                f"`dask worker {scheduler} --nthreads 1 --resources {GRADER}=1`.")
             yield client
         return
-    with shared_server(grading_environment()) as warm, local_worker_credentials(db_url) as credentials, \
-            dask.config.set(QUIET_WORKERS), \
+    with local_worker_credentials(db_url) as credentials, dask.config.set(QUIET_WORKERS), \
             LocalCluster(n_workers=max(workers, 1), threads_per_worker=1, processes=True, resources=GRADING,
-                         env={**credentials, **warm}, dashboard_address=":0" if dashboard else None,
-                         preload=[__name__], silence_logs=logging.ERROR) as local, Client(local) as client:
+                         env=credentials, dashboard_address=":0" if dashboard else None, preload=[__name__],
+                         preload_nanny=[__name__], silence_logs=logging.ERROR) as local, Client(local) as client:
         yield client

@@ -13,6 +13,7 @@ import time
 import psutil
 import pytest
 
+from course.tools import cluster
 from course.tools.nbgrader_cmd import SHARED_SERVER_ENV, environment
 from course.tools.warm_nbgrader import _servers, _spares, prestart, run_warm, shared_server
 
@@ -44,6 +45,12 @@ def ended(pid: int, seconds: float) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def zygotes() -> list[psutil.Process]:
+    """The shared warm nbgraders this process started (the servers of their connections are their children)."""
+    return [p for p in psutil.Process().children(recursive=True) if "--listen" in p.cmdline() and
+            not any("--listen" in parent.cmdline() for parent in p.parents()[:1])]
 
 
 def students(path) -> list[str]:
@@ -161,7 +168,7 @@ def test_does_a_worker_whose_shared_server_died_go_on_with_one_of_its_own(tmp_pa
     with shared_server(env) as warm:
         monkeypatch.setenv(SHARED_SERVER_ENV, warm[SHARED_SERVER_ENV])
         assert run_warm(["db", "student", "add", "ann"], root, str(tmp_path / "1.log"), env).returncode == 0
-        [shared] = [p for p in psutil.Process().children() if "--listen" in p.cmdline()]
+        [shared] = zygotes()
         connection_servers = shared.children()
         shared.kill()
         psutil.wait_procs([shared, *connection_servers], timeout=10)
@@ -190,3 +197,11 @@ def test_does_a_grading_end_when_its_worker_is_killed(tmp_path, shared):
         worker.kill()
         worker.wait()
         assert ended(grading, 10)
+
+
+def test_do_the_workers_of_the_local_cluster_share_one_warm_nbgrader_stopped_with_the_cluster(tmp_path):
+    with cluster.connect(None, 2, f"sqlite:///{tmp_path / 'gradebook.db'}", dashboard=False) as client:
+        sockets = set(client.run(lambda: os.environ.get(SHARED_SERVER_ENV)).values())
+        [shared] = zygotes()
+        assert len(sockets) == 1 and sockets <= {arg for arg in shared.cmdline()}
+    assert not shared.is_running() and not zygotes()
