@@ -17,6 +17,8 @@ from jupyter_core.utils import run_sync
 from course.probes import codec
 from course.sandbox.bubblewrap import KERNEL_UID
 from course.sandbox.manager import sandbox_layers
+from course.tools.nbgrader_cmd import SHARED_SERVER_ENV, environment
+from course.tools.warm_nbgrader import shared_server
 from sandboxed import CONNECT, DAEMON, FORK_BOMB, REPO, SandboxedKernel, printed_value, processes_with
 
 UID = KERNEL_UID if os.geteuid() == 0 else None
@@ -118,16 +120,19 @@ def test_is_the_number_of_processes_bounded(kernel):
 
 
 def test_is_the_network_closed(kernel, tmp_path):
+    """No TCP, and no unix socket of the machine: one of the test's, nor the shared warm nbgrader's, which
+    forks gradings for whoever connects."""
     unix_path = str(tmp_path / "server.sock")
-    with socket.socket() as tcp, socket.socket(socket.AF_UNIX) as unix:
+    with socket.socket() as tcp, socket.socket(socket.AF_UNIX) as unix, shared_server(environment()) as warm:
         tcp.bind(("127.0.0.1", 0))
         tcp.listen()
         unix.bind(unix_path)
         unix.listen()
         addresses = (f'[("tcp", socket.AF_INET, ("127.0.0.1", {tcp.getsockname()[1]})), '
-                     f'("unix", socket.AF_UNIX, {unix_path!r})]')
+                     f'("unix", socket.AF_UNIX, {unix_path!r}), '
+                     f'("warm nbgrader", socket.AF_UNIX, {warm[SHARED_SERVER_ENV]!r})]')
         tried = printed_value(kernel.run(CONNECT.format(addresses=addresses)), "CONNECTED")
-    assert set(tried) == {"tcp", "unix"} and "DONE" not in tried.values(), tried
+    assert set(tried) == {"tcp", "unix", "warm nbgrader"} and "DONE" not in tried.values(), tried
     interfaces = kernel_answer(kernel, "import json, socket\nprint(json.dumps([n for _, n in socket.if_nameindex()]))")
     assert interfaces == ["lo"]
 
