@@ -15,7 +15,7 @@ import tempfile
 import time
 import traceback
 import uuid
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
 from distributed import as_completed
@@ -181,12 +181,12 @@ def autograde(root: str, students: list[str], db_url: str, workers: int = 1, for
     if not pending:
         return sorted(outcomes, key=lambda o: o.student)
     server = None if sqlite_path(db_url) else without_credentials(db_url)
-    with cluster.connect(scheduler, workers, db_url, dashboard=progress) as client, ExitStack() as stack, \
+    with cluster.connect(scheduler, workers, db_url, dashboard=progress) as client, \
+            shared_bundle(client, course_bundle(root, db_url, grading_data_root(root))) as bundle, \
             tqdm(total=len(pending), desc="autograde", unit="student", disable=not progress) as bar:
         if progress and client.dashboard_link:
             bar.write(f"Dask dashboard: {client.dashboard_link}")
         cluster.warm_up(client)
-        bundle = stack.enter_context(shared_bundle(client, course_bundle(root, db_url, grading_data_root(root))))
         run, extended, waiting = uuid.uuid4().hex[:8], extensions(db_url, ASSIGNMENT), iter(pending)
         in_flight, students = as_completed(), {}
 

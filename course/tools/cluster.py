@@ -92,7 +92,7 @@ def dask_setup(server: Nanny | Worker) -> None:
     if isinstance(server, Nanny):
         if grades(server.resources or dask.config.get("distributed.worker.resources", {})):
             _machine.join(server)
-    elif server.state.total_resources.get(GRADER, 0):
+    elif grades(server.state.total_resources):
         _warm_up()
 
 
@@ -108,7 +108,7 @@ def warm_up(client: Client) -> None:
     preload, :func:`dask_setup`), in the worker's event-loop thread: its imports then run while this process
     prepares the run, not after the first task arrived. A worker that joins later starts its own with its first
     task."""
-    workers = [address for address, w in client.scheduler_info()["workers"].items() if w.get("resources", {}).get(GRADER, 0)]
+    workers = [address for address, w in client.scheduler_info()["workers"].items() if grades(w.get("resources"))]
     if workers:
         client.run(_warm_up, workers=workers)
 

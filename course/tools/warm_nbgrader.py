@@ -116,6 +116,7 @@ def serve(requests: TextIO, replies: TextIO) -> None:
 
 
 def preload() -> None:
+    """Import what every command needs (:data:`PRELOAD`), once, before the first fork."""
     for name in PRELOAD:
         importlib.import_module(name)
 
